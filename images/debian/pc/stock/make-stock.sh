@@ -1,0 +1,44 @@
+#!/bin/sh
+# Turn Debian's freshly installed Postfix into the stock state of a CentOS PC (lab-reference section 4):
+# the long upstream main.cf with Red Hat's active lines, master.cf without chroot.
+# The result is also kept under /usr/share/labsim/stock/ so `labsim check` can diff against it.
+set -eu
+cf=/etc/postfix/main.cf
+cp /usr/share/postfix/main.cf.dist "$cf"
+sed -i \
+  -e 's|^#inet_interfaces = \$myhostname, localhost$|&\ninet_interfaces = localhost|' \
+  -e 's|^#mydestination = \$myhostname, localhost.\$mydomain, localhost$|mydestination = $myhostname, localhost.$mydomain, localhost|' \
+  -e 's|^mynetworks = 127.0.0.0/8$||' \
+  -e 's|^#alias_maps = hash:/etc/aliases$|alias_maps = hash:/etc/aliases|' \
+  -e 's|^#alias_database = hash:/etc/aliases$|alias_database = hash:/etc/aliases|' \
+  -e 's|^smtpd_banner = \$myhostname ESMTP \$mail_name (Debian/GNU)$||' \
+  -e 's|^sendmail_path =$|sendmail_path = /usr/sbin/sendmail|' \
+  -e 's|^newaliases_path =$|newaliases_path = /usr/bin/newaliases|' \
+  -e 's|^mailq_path =$|mailq_path = /usr/bin/mailq|' \
+  -e 's|^setgid_group =$|setgid_group = postdrop|' \
+  -e 's|^html_directory =$|html_directory = no|' \
+  -e 's|^manpage_directory =$|manpage_directory = /usr/share/man|' \
+  -e 's|^sample_directory =$|sample_directory = /usr/share/doc/postfix/examples|' \
+  -e 's|^readme_directory =$|readme_directory = no|' \
+  "$cf"
+postalias /etc/aliases  # before inet_protocols = all: a build container has no ::1
+sed -i 's|^inet_protocols = ipv4$|inet_protocols = all|' "$cf"
+# CentOS runs no Postfix service chrooted.
+postconf -F '*/*/chroot = n'
+for line in '#myhostname = virtual.domain.tld' '#myorigin = $mydomain' '#inet_interfaces = all' \
+  'inet_interfaces = localhost' 'mydestination = $myhostname, localhost.$mydomain, localhost' \
+  '#mydestination = $myhostname, localhost.$mydomain, localhost, $mydomain' '#home_mailbox = Maildir/'; do
+  grep -qxF "$line" "$cf" || { echo "stock main.cf lacks: $line" >&2; exit 1; }
+done
+grep -q '^#mynetworks = ' "$cf"
+if grep -Eq '^(default_transport|relay_transport) *= *error' "$cf"; then echo "relaying broken" >&2; exit 1; fi
+mkdir -p /usr/share/labsim/stock/etc/postfix
+cp "$cf" /etc/postfix/master.cf /usr/share/labsim/stock/etc/postfix/
+# firewalld's default zone as on a CentOS 7 PC: public, with ssh and dhcpv6-client.
+sed -i 's/^DefaultZone=.*/DefaultZone=public/' /etc/firewalld/firewalld.conf
+# Nothing a container cannot use, nothing a lab PC does not need at boot.
+systemctl mask getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+  systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+  systemd-remount-fs.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+  dpkg-db-backup.timer >/dev/null 2>&1 || true
+systemctl enable labsim-init.service postfix.service firewalld.service

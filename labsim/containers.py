@@ -1,0 +1,101 @@
+"""The container specifications of a lab's hosts (what `up` creates), and their config hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from . import labels
+from .engine import ContainerSpec
+from .profiles import DistroProfile
+from .topology import HostPlan, LabPlan
+from .zone import named_conf, zone_files
+
+
+def network_name(lab: str) -> str:
+    return f"labsim-{lab}"
+
+
+def container_name(lab: str, host: str) -> str:
+    return f"labsim-{lab}-{host}"
+
+
+def volume_names(lab: str, host: str) -> dict[str, str]:
+    """Named volumes of a PC: the students' homes and the mail queue survive `down` (not `--purge`)."""
+    return {f"labsim-{lab}-{host}-home": "/home", f"labsim-{lab}-{host}-spool": "/var/spool/postfix"}
+
+
+def _host_labels(plan: LabPlan, host: HostPlan, profile: DistroProfile, stage: str) -> dict[str, str]:
+    return {
+        labels.LAB: plan.name,
+        labels.HOST: host.name,
+        labels.ROLE: host.role,
+        labels.FQDN: host.fqdn,
+        labels.ADDRESS: host.address,
+        labels.SUBDOMAIN: host.subdomain or "",
+        labels.USERS: ",".join(u.name for u in host.users),
+        labels.DOMAIN: plan.domain,
+        labels.SUBNET: plan.subnet,
+        labels.DISTRO: profile.name,
+        labels.STAGE: stage,
+    }
+
+
+def _with_hash(spec: ContainerSpec, image_hash: str) -> ContainerSpec:
+    material = {
+        "image": spec.image, "image_hash": image_hash, "hostname": spec.hostname, "address": spec.ipv4_address,
+        "labels": spec.labels, "files": {k: hashlib.sha256(v[0]).hexdigest() for k, v in sorted(spec.files.items())},
+        "caps": spec.cap_add, "volumes": spec.volumes, "dns": spec.dns, "command": spec.command,
+    }
+    spec.labels[labels.CONFIG_HASH] = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+    return spec
+
+
+def pc_spec(
+    plan: LabPlan, pc: HostPlan, profile: DistroProfile, stage: str, passwords: dict[str, str], cgroup_v2: bool,
+    image_hash: str,
+) -> ContainerSpec:
+    """A PC: systemd as PID 1 without --privileged; SYS_ADMIN for systemd's mounts, NET_ADMIN for firewalld."""
+    host_json = {
+        "fqdn": pc.fqdn,
+        "search": f"{pc.subdomain}.{plan.domain} {plan.domain}",
+        "nameserver": plan.dns.address,
+        "users": [{"name": u.name, "password": passwords[u.name]} for u in pc.users],
+    }
+    spec = ContainerSpec(
+        name=container_name(plan.name, pc.name),
+        image=profile.image("pc", stage),
+        hostname=pc.fqdn,
+        labels=_host_labels(plan, pc, profile, stage),
+        network=network_name(plan.name),
+        ipv4_address=pc.address,
+        tmpfs={"/run": "rw,mode=755", "/run/lock": "rw,mode=1777", "/tmp": "rw,mode=1777"},
+        cap_add=["SYS_ADMIN", "NET_ADMIN"],
+        volumes=volume_names(plan.name, pc.name),
+        binds={"/sys/fs/cgroup": "/sys/fs/cgroup:rw" if cgroup_v2 else "/sys/fs/cgroup:ro"},
+        sysctls={"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.lo.disable_ipv6": "0"},
+        dns=[plan.dns.address],
+        cgroupns_host=cgroup_v2,
+        stop_signal="SIGRTMIN+3",
+        files={profile.paths["host_json"]: (json.dumps(host_json).encode(), 0o600)},
+    )
+    return _with_hash(spec, image_hash)
+
+
+def dns_spec(plan: LabPlan, profile: DistroProfile, stage: str, image_hash: str) -> ContainerSpec:
+    """The BIND server: named in the foreground, authoritative only, zones written in before start."""
+    files = zone_files(plan)
+    payload = {profile.named_conf: (named_conf(plan, profile.zone_dir, files).encode(), 0o644)}
+    for f in files:
+        payload[f"{profile.zone_dir}/{f.filename}"] = (f.text.encode(), 0o644)
+    spec = ContainerSpec(
+        name=container_name(plan.name, plan.dns.name),
+        image=profile.image("dns"),
+        hostname=plan.dns.fqdn,
+        labels=_host_labels(plan, plan.dns, profile, stage),
+        network=network_name(plan.name),
+        ipv4_address=plan.dns.address,
+        cap_drop=["NET_RAW", "MKNOD", "AUDIT_WRITE"],
+        files=payload,
+    )
+    return _with_hash(spec, image_hash)

@@ -1,0 +1,290 @@
+"""Bringing a lab up, taking it down, and reporting its status (after docker-compose's project logic)."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, TypeVar
+
+from . import labels
+from .containers import container_name, dns_spec, network_name, pc_spec, volume_names
+from .engine import ContainerSpec, LabEngine
+from .errors import LabsimError, UserInputError
+from .hosts import LabHost, lab_hosts, select_lab
+from .images import DistroChoice, choose_distro, ensure_images
+from .profiles import get_profile
+from .progress import Progress, ProgressFn, no_progress
+from .readiness import Readiness, require_ready, wait_dns, wait_pc
+from .state import load_passwords, remove_state, resolve_passwords, save_passwords
+from .topology import LabPlan
+
+T = TypeVar("T")
+R = TypeVar("R")
+DEFAULT_WORKERS = 8
+
+
+def parallel(items: Iterable[T], fn: Callable[[T], R], workers: int = DEFAULT_WORKERS) -> list[R]:
+    """Run ``fn`` over ``items`` in a bounded pool; results in input order; the first error is raised."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        return [f.result() for f in futures]
+
+
+@dataclass
+class UpResult:
+    lab: str
+    distro: str
+    distro_reason: str
+    stage: str
+    created: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    images_built: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    state_file: str = ""
+
+
+@dataclass
+class DownResult:
+    lab: str
+    containers: list[str]
+    network: bool
+    volumes: list[str]
+    seconds: float
+
+
+def check_subnet_free(engine: LabEngine, plan: LabPlan) -> None:
+    """The lab's subnet must not overlap another Docker network (its own network is fine)."""
+    ours = ipaddress.IPv4Network(plan.subnet)
+    for net in engine.networks():
+        if net.labels.get(labels.LAB) == plan.name:
+            continue
+        for subnet in net.subnets:
+            try:
+                other = ipaddress.ip_network(subnet, strict=False)
+            except ValueError:
+                continue
+            if other.version == 4 and ours.overlaps(other):
+                raise UserInputError(
+                    f"{plan.subnet_where or plan.source}: subnet {plan.subnet} overlaps Docker network "
+                    f"'{net.name}' ({subnet}); choose another subnet, e.g. 10.{ours.network_address.packed[1] % 200 + 20}.0.0/24"
+                )
+
+
+class _Rollback:
+    """What this run of `up` created, so a failure can remove exactly that."""
+
+    def __init__(self, engine: LabEngine) -> None:
+        self.engine = engine
+        self.containers: list[str] = []
+        self.volumes: list[str] = []
+        self.network: str | None = None
+
+    def undo(self) -> None:
+        for name in self.containers:
+            self.engine.remove_container(name)
+        for name in self.volumes:
+            try:
+                self.engine.remove_volume(name)
+            except Exception:  # noqa: BLE001 - best effort, the original error matters more
+                pass
+        if self.network:
+            self.engine.remove_network(self.network)
+
+
+def up(
+    engine: LabEngine, plan: LabPlan, stage: str | None = None, progress: ProgressFn = no_progress,
+    workers: int = DEFAULT_WORKERS, apply_configured: Callable[[LabEngine, list[LabHost], ProgressFn], None] | None = None,
+) -> UpResult:
+    """Build what is missing, create or converge every host, return when all are ready."""
+    started = time.monotonic()
+    engine.ping()
+    stage = stage or plan.stage
+    choice: DistroChoice = choose_distro(engine, plan.distro)
+    profile = choice.profile
+    progress(Progress("distro", profile.name, choice.reason))
+    check_subnet_free(engine, plan)
+    images = ensure_images(engine, profile, (stage,), progress=progress)
+    image_hash = {r.tag: (engine.image_labels(r.tag) or {}).get(labels.BUILD_HASH, "") for r in images}
+    result = UpResult(plan.name, profile.name, choice.reason, stage, images_built=[r.tag for r in images if r.built])
+
+    passwords = resolve_passwords(plan)
+    result.state_file = str(save_passwords(plan.name, passwords))
+    cgroup_v2 = engine.cgroup_version() >= 2
+    specs: list[ContainerSpec] = [dns_spec(plan, profile, stage, image_hash[profile.image("dns")])]
+    specs += [
+        pc_spec(plan, pc, profile, stage, passwords[pc.name], cgroup_v2, image_hash[profile.image("pc", stage)])
+        for pc in plan.pcs
+    ]
+    wanted = {s.name: s for s in specs}
+    rollback = _Rollback(engine)
+    try:
+        net = network_name(plan.name)
+        existing_net = [n for n in engine.networks(labels.lab_filter(plan.name)) if n.name == net]
+        if existing_net and plan.subnet not in existing_net[0].subnets:
+            # The subnet changed: every address changes, so the lab is rebuilt (volumes are kept).
+            for info in engine.containers(labels.lab_filter(plan.name)):
+                engine.remove_container(info.name)
+            engine.remove_network(net)
+            existing_net = []
+        if not existing_net:
+            engine.create_network(
+                net, plan.subnet, plan.gateway,
+                {labels.LAB: plan.name, labels.ROLE: labels.ROLE_NETWORK, labels.SUBNET: plan.subnet, labels.DOMAIN: plan.domain},
+            )
+            rollback.network = net
+
+        current = {c.name: c for c in engine.containers(labels.lab_filter(plan.name))}
+        to_create: list[ContainerSpec] = []
+        for name, info in current.items():
+            spec = wanted.get(name)
+            if spec is None:
+                engine.remove_container(name)
+                result.removed.append(info.labels.get(labels.HOST, name))
+            elif info.labels.get(labels.CONFIG_HASH) != spec.labels[labels.CONFIG_HASH]:
+                engine.remove_container(name)
+                result.recreated.append(spec.labels[labels.HOST])
+                to_create.append(spec)
+            else:
+                if info.state != "running":
+                    engine.start(name)
+                result.unchanged.append(spec.labels[labels.HOST])
+        to_create += [s for n, s in wanted.items() if n not in current]
+        total = len(to_create)
+        done = [0]
+
+        def create(spec: ContainerSpec) -> None:
+            for volume in spec.volumes:
+                vol_labels = {labels.LAB: plan.name, labels.HOST: spec.labels[labels.HOST], labels.ROLE: labels.ROLE_VOLUME,
+                              labels.VOLUME_PATH: spec.volumes[volume]}
+                if engine.ensure_volume(volume, vol_labels):
+                    rollback.volumes.append(volume)
+            engine.create_container(spec)
+            rollback.containers.append(spec.name)
+            engine.start(spec.name)
+            done[0] += 1
+            progress(Progress("create", spec.labels[labels.HOST], "started", done[0], total))
+
+        # DNS first, so the PCs' first lookups find it.
+        dns_first = sorted(to_create, key=lambda s: s.labels[labels.ROLE] != labels.ROLE_DNS)
+        parallel(dns_first, create, workers)
+        for spec in to_create:
+            if spec.labels[labels.HOST] not in result.recreated:
+                result.created.append(spec.labels[labels.HOST])
+
+        hosts = {h.container: h for h in lab_hosts(engine, plan.name)}
+        ready_done = [0]
+
+        def ready(spec: ContainerSpec) -> Readiness:
+            host = hosts[spec.name]
+            if host.role == labels.ROLE_DNS:
+                res = wait_dns(engine, spec.name, host.name, plan.domain)
+            else:
+                res = wait_pc(engine, spec.name, host.name, need_pop3=False)
+            ready_done[0] += 1
+            progress(Progress("ready", host.name, "ready" if res.ready else res.detail, ready_done[0], len(specs)))
+            return res
+
+        require_ready(parallel(specs, ready, workers * 2))
+        new_pcs = [hosts[s.name] for s in to_create if s.labels[labels.ROLE] == labels.ROLE_PC]
+        if stage == "configured" and new_pcs and apply_configured is not None:
+            apply_configured(engine, new_pcs, progress)
+    except BaseException:
+        rollback.undo()
+        raise
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def down(engine: LabEngine, lab: str | None, purge: bool = False, progress: ProgressFn = no_progress,
+         workers: int = 16) -> DownResult:
+    """Remove the lab's containers and network, found by label; with ``purge`` also its volumes and state."""
+    started = time.monotonic()
+    engine.ping()
+    name = select_lab(engine, lab)
+    containers = [c.name for c in engine.containers(labels.lab_filter(name))]
+    done = [0]
+
+    def remove(container: str) -> None:
+        engine.remove_container(container)
+        done[0] += 1
+        progress(Progress("remove", container, "removed", done[0], len(containers)))
+
+    parallel(containers, remove, workers)
+    nets = engine.networks(labels.lab_filter(name))
+    for net in nets:
+        engine.remove_network(net.name)
+    volumes: list[str] = []
+    if purge:
+        volumes = engine.volumes(labels.lab_filter(name))
+        parallel(volumes, engine.remove_volume, workers)
+        remove_state(name)
+    return DownResult(name, containers, bool(nets), volumes, time.monotonic() - started)
+
+
+@dataclass
+class HostStatus:
+    name: str
+    role: str
+    fqdn: str
+    address: str
+    state: str
+    services: dict[str, str]
+    users: list[dict[str, str]]
+
+
+@dataclass
+class LabStatus:
+    lab: str
+    domain: str
+    subnet: str
+    distro: str
+    stage: str
+    network: str
+    hosts: list[HostStatus]
+
+
+PC_SERVICES = ("firewalld", "postfix", "dovecot")
+
+
+def _services(engine: LabEngine, host: LabHost) -> dict[str, str]:
+    if host.state != "running":
+        return {}
+    if host.role == labels.ROLE_DNS:
+        res = engine.exec(host.container, ["dig", "+short", "+time=1", "+tries=1", "@127.0.0.1", host.domain + ".", "SOA"])
+        return {"named": "answering" if res.ok and res.stdout.strip() else "not answering"}
+    res = engine.exec(host.container, ["systemctl", "is-active", *PC_SERVICES])
+    states = res.stdout.split()
+    return dict(zip(PC_SERVICES, states + ["unknown"] * (len(PC_SERVICES) - len(states))))
+
+
+def status(engine: LabEngine, lab: str | None, with_users: bool = False, workers: int = 16) -> LabStatus:
+    """What is true now: each host's container state and services, from labels and the containers themselves."""
+    engine.ping()
+    name = select_lab(engine, lab)
+    hosts = lab_hosts(engine, name)
+    nets = engine.networks(labels.lab_filter(name))
+    passwords = load_passwords(name) if with_users else {}
+    services = parallel(hosts, lambda h: _services(engine, h), workers)
+    rows = []
+    for host, svc in zip(hosts, services):
+        users = []
+        if host.role == labels.ROLE_PC:
+            for user in host.users:
+                entry = {"name": user, "address": host.address_of(user)}
+                if with_users:
+                    entry["password"] = passwords.get(host.name, {}).get(user, "")
+                users.append(entry)
+        rows.append(HostStatus(host.name, host.role, host.fqdn, host.address, host.state, svc, users))
+    first = hosts[0] if hosts else None
+    return LabStatus(
+        lab=name, domain=first.domain if first else "", subnet=nets[0].subnets[0] if nets and nets[0].subnets else "",
+        distro=first.distro if first else "", stage=first.stage if first else "",
+        network=nets[0].name if nets else "", hosts=rows,
+    )

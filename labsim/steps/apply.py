@@ -1,0 +1,167 @@
+"""`labsim apply`: perform steps on PCs exactly as the report did (vi edits, firewall-cmd, systemctl)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine import LabEngine
+from ..errors import CheckFailed
+from ..hosts import LabHost
+from ..profiles import get_profile
+from ..progress import Progress, ProgressFn, no_progress
+from .catalog import ALL_STEPS, Step, muttrc, steps_for
+
+
+@dataclass
+class StepOutcome:
+    step: int
+    changed: bool
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HostOutcome:
+    host: str
+    steps: list[StepOutcome] = field(default_factory=list)
+
+
+def lab_context(host: LabHost) -> dict[str, str]:
+    """Values the edits take from the lab: this PC's FQDN, the lab's subnet."""
+    return {"fqdn": host.fqdn, "subnet": host.subnet}
+
+
+def _run(engine: LabEngine, host: LabHost, argv: list[str], what: str) -> str:
+    result = engine.exec(host.container, argv)
+    if not result.ok:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exit_code}"]
+        raise CheckFailed(f"{host.name}: {what} failed: {detail[0]}")
+    return result.stdout
+
+
+def _firewall(engine: LabEngine, host: LabHost, args: tuple[str, ...]) -> list[str]:
+    """The report's two calls: runtime, then --permanent. firewall-cmd itself says ALREADY_ENABLED on a repeat."""
+    runtime = ["firewall-cmd", *args]
+    permanent = ["firewall-cmd", "--permanent", *args]
+    _run(engine, host, ["sh", "-c", f"{' '.join(runtime)} && {' '.join(permanent)}"], " ".join(runtime))
+    return [" ".join(runtime), " ".join(permanent)]
+
+
+def _edit_files(engine: LabEngine, host: LabHost, step: Step, context: dict[str, str]) -> list[str]:
+    from .edits import apply_edit
+
+    changed_files: list[str] = []
+    by_path: dict[str, list] = {}
+    for edit in step.edits:
+        by_path.setdefault(edit.path, []).append(edit.render(context))
+    for path, edits in by_path.items():
+        raw = engine.get_file(host.container, path)
+        if raw is None:
+            raise CheckFailed(f"{host.name}: {path} does not exist (is the package of step {step.number - 1} installed?)")
+        text = raw.decode()
+        for edit in edits:
+            text, _ = apply_edit(text, edit)
+        if text != raw.decode():
+            engine.put_files(host.container, {path: (text.encode(), 0o644)})
+            changed_files.append(path)
+    return changed_files
+
+
+def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None) -> StepOutcome:
+    """Do one step on one PC; a step already done changes nothing."""
+    profile = get_profile(host.distro)
+    step = steps_for(profile)[step_no]
+    context = lab_context(host)
+    outcome = StepOutcome(step_no, False)
+    if step_no == 1:
+        for name in (host.smtp_name, f"smtp.{host.domain}", host.pop_name):
+            answer = _run(engine, host, ["dig", "+short", name + "."], f"dig {name}.").strip()
+            if not answer:
+                raise CheckFailed(f"{host.name}: `dig {name}.` gives no answer; the lab's zone lacks it")
+            outcome.actions.append(f"dig {name}. -> {answer.split()[0]}")
+        return outcome
+    if step_no == 2:
+        outcome.actions += _firewall(engine, host, step.firewall)
+        return outcome
+    if step_no == 3:
+        changed = _edit_files(engine, host, step, context)
+        active = engine.exec(host.container, ["systemctl", "is-active", "-q", "postfix"]).ok
+        if changed or not active:
+            _run(engine, host, ["systemctl", "restart", "postfix.service"], "systemctl restart postfix.service")
+            outcome.actions += [f"edited {p}" for p in changed] + ["systemctl restart postfix.service"]
+            outcome.changed = True
+        return outcome
+    if step_no == 4:
+        query = [*profile.package_query, profile.dovecot_packages[-1]]
+        installed = engine.exec(host.container, query)
+        if installed.ok and "not-installed" not in installed.stdout and installed.stdout.strip() not in ("", "config-files"):
+            return outcome
+        _run(engine, host, list(profile.install_dovecot), " ".join(profile.install_dovecot))
+        outcome.actions.append(" ".join(profile.install_dovecot))
+        outcome.changed = True
+        return outcome
+    if step_no == 5:
+        changed = _edit_files(engine, host, step, context)
+        outcome.actions += [f"edited {p}" for p in changed]
+        outcome.actions += _firewall(engine, host, step.firewall)
+        active = engine.exec(host.container, ["systemctl", "is-active", "-q", "dovecot"]).ok
+        enabled = engine.exec(host.container, ["systemctl", "is-enabled", "-q", "dovecot"]).ok
+        if changed and active:
+            _run(engine, host, ["systemctl", "restart", "dovecot.service"], "systemctl restart dovecot.service")
+            outcome.actions.append("systemctl restart dovecot.service")
+        elif not active:
+            _run(engine, host, ["systemctl", "start", "dovecot.service"], "systemctl start dovecot.service")
+            outcome.actions.append("systemctl start dovecot.service")
+        if not enabled:
+            _run(engine, host, ["systemctl", "enable", "dovecot.service"], "systemctl enable dovecot.service")
+            outcome.actions.append("systemctl enable dovecot.service")
+        outcome.changed = bool(changed) or not active or not enabled
+        return outcome
+    if step_no == 6:
+        for user in host.users:
+            path = f"/home/{user}/.muttrc"
+            wanted = muttrc(user, host.fqdn, host.smtp_name, host.pop_name).encode()
+            if engine.get_file(host.container, path) == wanted:
+                continue
+            ids = _run(engine, host, ["id", "-u", user], f"id {user}").strip(), _run(engine, host, ["id", "-g", user], f"id {user}").strip()
+            engine.put_files(host.container, {path: (wanted, 0o600)}, owner=(int(ids[0]), int(ids[1])))
+            outcome.actions.append(f"wrote {path}")
+            outcome.changed = True
+        return outcome
+    if step_no == 7:
+        from ..exercise.send import exchange_with_neighbour
+
+        report = exchange_with_neighbour(engine, host, password_of)
+        outcome.actions.append(report)
+        outcome.changed = True
+        return outcome
+    raise ValueError(step_no)
+
+
+def apply_steps(
+    engine: LabEngine, hosts: list[LabHost], steps: tuple[int, ...], password_of=None,
+    progress: ProgressFn = no_progress, workers: int = 8,
+) -> list[HostOutcome]:
+    """Apply ``steps`` in order on each host (hosts in parallel)."""
+    from ..lab import parallel
+
+    done = [0]
+
+    def one(host: LabHost) -> HostOutcome:
+        outcome = HostOutcome(host.name)
+        for number in steps:
+            outcome.steps.append(apply_step(engine, host, number, password_of))
+        done[0] += 1
+        progress(Progress("apply", host.name, f"steps {steps[0]}-{steps[-1]}", done[0], len(hosts)))
+        return outcome
+
+    return parallel(hosts, one, workers)
+
+
+CONFIGURED_STEPS = tuple(s for s in ALL_STEPS if s != 7)
+
+
+def apply_configured(engine: LabEngine, hosts: list[LabHost], progress: ProgressFn = no_progress) -> None:
+    """What `stage: configured` means: steps 1-6 on every new PC, by the same code as `labsim apply`."""
+    if not hosts:
+        return
+    apply_steps(engine, hosts, CONFIGURED_STEPS, progress=progress)
