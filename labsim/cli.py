@@ -227,7 +227,8 @@ def main() -> None:
     """Entry point: run the app, turning LabsimError into a one-line message and its exit code."""
     _register_subcommands()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code here instead of raising
+        sys.exit(code if isinstance(code, int) else 0)
     except LabsimError as err:
         err_console.print(f"[bold red]error:[/bold red] {err}", highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
@@ -236,12 +237,11 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; what this command created was removed (run `labsim up` again to continue)")
         sys.exit(130)
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(2)
-        if isinstance(err, click.exceptions.Abort):
+    except Exception as err:  # click's usage errors (typer may vendor click, so match by shape)
+        show, code = getattr(err, "show", None), getattr(err, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
+        if type(err).__name__ == "Abort":
             sys.exit(130)
         raise

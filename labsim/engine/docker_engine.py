@@ -190,24 +190,26 @@ class DockerEngine(LabEngine):
                 raise
 
     def put_files(self, name: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] = (0, 0)) -> None:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            dirs: set[str] = set()
-            for path, (data, mode) in files.items():
-                rel = PurePosixPath(path).relative_to("/")
-                for parent in reversed(rel.parents[:-1] if len(rel.parents) > 1 else []):
-                    if str(parent) not in dirs:
-                        dirs.add(str(parent))
-                        info = tarfile.TarInfo(str(parent))
-                        info.type, info.mode = tarfile.DIRTYPE, 0o755
-                        info.mtime = int(time.time())
-                        tar.addfile(info)
-                info = tarfile.TarInfo(str(rel))
-                info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-                info.uid, info.gid = owner
-                tar.addfile(info, io.BytesIO(data))
+        """Write files; existing parent directories keep their owner and mode (e.g. a student's home)."""
+        by_parent: dict[str, dict[str, tuple[bytes, int]]] = {}
+        for path, content in files.items():
+            posix = PurePosixPath(path)
+            by_parent.setdefault(str(posix.parent), {})[posix.name] = content
+        for parent, entries in by_parent.items():
+            try:
+                self.api.put_archive(name, parent, _tar(entries, owner))
+            except docker.errors.NotFound:
+                # The directory does not exist yet: create it (and its missing parents) from /.
+                rel = PurePosixPath(parent).relative_to("/")
+                nested = {f"{rel}/{base}": content for base, content in entries.items()}
+                self._put_root(name, nested, owner)
+            except docker.errors.APIError as err:
+                raise EngineError(f"cannot write files into {name}: {_short(err)}") from None
+
+    def _put_root(self, name: str, entries: dict[str, tuple[bytes, int]], owner: tuple[int, int]) -> None:
+        dirs = sorted({str(p) for rel in entries for p in PurePosixPath(rel).parents if str(p) != "."})
         try:
-            self.api.put_archive(name, "/", buf.getvalue())
+            self.api.put_archive(name, "/", _tar(entries, owner, dirs))
         except docker.errors.APIError as err:
             raise EngineError(f"cannot write files into {name}: {_short(err)}") from None
 
@@ -289,6 +291,23 @@ class DockerEngine(LabEngine):
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         return argv + [name, *cmd]
+
+
+def _tar(entries: dict[str, tuple[bytes, int]], owner: tuple[int, int], dirs: list[str] | None = None) -> bytes:
+    """A tar archive of ``entries`` (relative path -> (data, mode)), preceded by ``dirs``."""
+    buf = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for directory in dirs or []:
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+            tar.addfile(info)
+        for rel, (data, mode) in entries.items():
+            info = tarfile.TarInfo(rel)
+            info.size, info.mode, info.mtime = len(data), mode, now
+            info.uid, info.gid = owner
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _apparmor() -> bool:

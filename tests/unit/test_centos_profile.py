@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import py_compile
 import re
 import shlex
 import subprocess
@@ -40,7 +39,9 @@ STEP3_LINES = [
     "#mydestination = $myhostname, localhost.$mydomain, localhost, $mydomain",
     "#home_mailbox = Maildir/",
 ]
-SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")", "\n"}
+
+
+SKIPPED = {"!", "exec", "sudo", "do", "then", "else", "elif", "if", "while", "until", "{"}
 
 
 # --- a small Dockerfile reader ------------------------------------------------------------------
@@ -95,7 +96,7 @@ def read_instructions(path: Path) -> list[Instruction]:
             pending.append(raw.rstrip()[:-1])
             continue
         pending.append(raw)
-        text = "\n".join(pending).strip()
+        text = "".join(pending).strip()  # as Docker does: backslash-newline is removed
         pending = []
         keyword, _, args = text.partition(" ")
         out.append(Instruction(keyword.upper(), args.strip(), start))
@@ -123,14 +124,15 @@ def parse_dockerfile(path: Path) -> Dockerfile:
 
 def shell_commands(script: str) -> list[list[str]]:
     """Simple commands of a shell script, as word lists (quotes removed); `!` and redirections kept."""
-    lexer = shlex.shlex(script.replace("\\\n", " "), posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace = " \t\r"  # newlines separate commands
+    lexer = shlex.shlex(script.replace("\\\n", ""), posix=True, punctuation_chars=";&|()<>\n")
+    lexer.whitespace = " \t\r"
     lexer.whitespace_split = True
     lexer.commenters = "#"
     commands: list[list[str]] = []
     current: list[str] = []
     for token in lexer:
-        if token in SEPARATORS:
+        operator = token and all(c in ";&|()<>\n" for c in token)
+        if operator and not (token[0] in "<>" or token == "&>"):  # a separator, not a redirection
             if current:
                 commands.append(current)
             current = []
@@ -142,9 +144,9 @@ def shell_commands(script: str) -> list[list[str]]:
 
 
 def program(command: list[str]) -> tuple[str, list[str]]:
-    """The program a simple command runs (basename) and its arguments; skips `!`, `exec`, VAR=value."""
+    """The program a simple command runs (basename) and its arguments; skips `!`, `exec`, `do`..., VAR=value."""
     words = list(command)
-    while words and (words[0] in {"!", "exec", "sudo"} or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0])):
+    while words and (words[0] in SKIPPED or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0])):
         words.pop(0)
     if not words:
         return "", []
@@ -295,7 +297,7 @@ def test_bin_scripts_are_executable_and_parse(distro: str) -> None:
         assert first.startswith("#!/"), f"{script} has no #! line"
         interpreter = first[2:].split()[0]
         if interpreter.endswith("python3"):
-            py_compile.compile(str(script), cfile=os.devnull, doraise=True)
+            compile(script.read_text(), str(script), "exec")
         else:
             assert os.path.basename(interpreter) in {"sh", "bash"}, first
             subprocess.run([os.path.basename(interpreter), "-n", str(script)], check=True)

@@ -15,7 +15,8 @@ done
 grep -q '^#mynetworks = ' "$cf" || { echo "stock main.cf lacks a '#mynetworks = ' line" >&2; exit 1; }
 if grep -Eq '^(default_transport|relay_transport) *= *error' "$cf"; then echo "relaying broken" >&2; exit 1; fi
 # Red Hat's master.cf runs no service chrooted; the lab relies on that as on the Debian profile.
-if grep -Eq '^[a-z0-9]+ +(inet|unix|fifo|pass|unix-dgram) +[-yn] +[-yn] +y ' /etc/postfix/master.cf; then
+if grep -Eq '^[^#[:space:]]+[[:space:]]+(inet|unix|fifo|pass|unix-dgram)[[:space:]]+[-yn][[:space:]]+[-yn][[:space:]]+y[[:space:]]' \
+  /etc/postfix/master.cf; then
   echo "stock master.cf runs a service chrooted" >&2; exit 1
 fi
 mkdir -p /usr/share/labsim/stock/etc/postfix

@@ -1,0 +1,273 @@
+"""The mail client that labsim runs *inside* a PC (python3 -c, standard library only).
+
+It speaks SMTP and POP3 itself so that every line of the dialogue can be shown to the student,
+asks dig what the PC's resolver answers, and follows Postfix's log in the journal. It takes one
+JSON argument and prints one JSON object.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+
+def _kind(err):
+    text = str(err)
+    if isinstance(err, ConnectionRefusedError) or "refused" in text:
+        return "refused"
+    if isinstance(err, socket.timeout) or "timed out" in text:
+        return "timeout"
+    if "No route" in text or "unreachable" in text.lower():
+        return "no_route"
+    if isinstance(err, socket.gaierror):
+        return "resolve"
+    return "error"
+
+
+class Conversation:
+    """A line-based TCP dialogue, every line kept with its direction and time."""
+
+    def __init__(self, server, port, timeout):
+        self.t0 = time.monotonic()
+        self.dialogue = []
+        self.timings = {}
+        t = time.monotonic()
+        self.address = socket.getaddrinfo(server, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+        self.timings["resolve"] = round(time.monotonic() - t, 4)
+        t = time.monotonic()
+        self.sock = socket.create_connection((self.address, port), timeout=timeout)
+        self.timings["connect"] = round(time.monotonic() - t, 4)
+        self.file = self.sock.makefile("rb")
+
+    def _stamp(self):
+        return round(time.monotonic() - self.t0, 4)
+
+    def send(self, line, shown=None):
+        self.sock.sendall(line.encode() + b"\r\n")
+        self.dialogue.append(["C", shown if shown is not None else line, self._stamp()])
+
+    def send_data(self, text, lines_shown):
+        body = text.replace("\r\n", "\n").split("\n")
+        out = []
+        for line in body:
+            out.append("." + line if line.startswith(".") else line)
+        self.sock.sendall(("\r\n".join(out) + "\r\n.\r\n").encode())
+        for line in lines_shown:
+            self.dialogue.append(["C", line, self._stamp()])
+        self.dialogue.append(["C", ".", self._stamp()])
+
+    def line(self):
+        raw = self.file.readline()
+        if not raw:
+            raise ConnectionError("connection closed by the server")
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        self.dialogue.append(["S", text, self._stamp()])
+        return text
+
+    def smtp_reply(self):
+        lines = [self.line()]
+        while len(lines[-1]) > 3 and lines[-1][3] == "-":
+            lines.append(self.line())
+        return int(lines[-1][:3]), lines
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def op_smtp(a):
+    result = {"ok": False, "dialogue": [], "timings": {}}
+    t0 = time.monotonic()
+    try:
+        conv = Conversation(a["server"], a.get("port", 25), a.get("timeout", 10))
+    except Exception as err:
+        result.update(stage="connect", kind=_kind(err), error=str(err))
+        return result
+    result["address"] = conv.address
+    try:
+        code, _ = conv.smtp_reply()
+        steps = [
+            ("EHLO " + a["helo"], 250),
+            ("MAIL FROM:<" + a["mail_from"] + ">", 250),
+            ("RCPT TO:<" + a["rcpt_to"] + ">", 250),
+            ("DATA", 354),
+        ]
+        if code != 220:
+            raise RuntimeError("banner")
+        for command, expect in steps:
+            conv.send(command)
+            code, lines = conv.smtp_reply()
+            if code != expect:
+                result.update(stage="smtp", kind="rejected", error=lines[-1], command=command)
+                conv.send("QUIT")
+                return result
+        shown = a["message"].replace("\r\n", "\n").split("\n")
+        conv.send_data(a["message"], shown)
+        code, lines = conv.smtp_reply()
+        if code != 250:
+            result.update(stage="smtp", kind="rejected", error=lines[-1], command="DATA")
+            return result
+        final = lines[-1]
+        if "queued as " in final:
+            result["queue_id"] = final.rsplit("queued as ", 1)[1].strip()
+        conv.send("QUIT")
+        conv.smtp_reply()
+        result["ok"] = True
+    except Exception as err:
+        result.update(stage=result.get("stage", "smtp"), kind=_kind(err), error=str(err))
+    finally:
+        result["dialogue"] = conv.dialogue
+        result["timings"] = dict(conv.timings, total=round(time.monotonic() - t0, 4))
+        conv.close()
+    return result
+
+
+def _pop_ok(conv, command, shown=None):
+    conv.send(command, shown)
+    reply = conv.line()
+    return reply.startswith("+OK"), reply
+
+
+def _pop_multiline(conv):
+    lines = []
+    while True:
+        raw = conv.file.readline()
+        if not raw:
+            raise ConnectionError("connection closed by the server")
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if text == ".":
+            break
+        lines.append(text[1:] if text.startswith("..") else text)
+    return lines
+
+
+def op_pop3(a):
+    result = {"ok": False, "dialogue": [], "timings": {}}
+    t0 = time.monotonic()
+    deadline = t0 + a.get("wait", 0)
+    while True:
+        try:
+            conv = Conversation(a["server"], a.get("port", 110), a.get("timeout", 10))
+        except Exception as err:
+            result.update(stage="connect", kind=_kind(err), error=str(err))
+            return result
+        result["address"] = conv.address
+        try:
+            banner = conv.line()
+            if not banner.startswith("+OK"):
+                raise RuntimeError(banner)
+            ok, reply = _pop_ok(conv, "USER " + a["user"])
+            ok2, reply2 = _pop_ok(conv, "PASS " + a["password"], "PASS " + "*" * 8)
+            if not (ok and ok2):
+                result.update(stage="login", kind="login", error=reply2 if ok else reply)
+                conv.send("QUIT")
+                return result
+            ok, stat = _pop_ok(conv, "STAT")
+            count = int(stat.split()[1])
+            result["count"] = count
+            wanted = a.get("message_id")
+            if not wanted:
+                conv.send("QUIT")
+                conv.line()
+                result["ok"] = True
+                return result
+            for n in range(count, 0, -1):
+                ok, reply = _pop_ok(conv, "TOP %d 0" % n)
+                headers = _pop_multiline(conv)
+                conv.dialogue.append(["S", "(%d header lines)" % len(headers), conv._stamp()])
+                if any(h.lower().startswith("message-id:") and wanted in h for h in headers):
+                    ok, reply = _pop_ok(conv, "RETR %d" % n)
+                    message = _pop_multiline(conv)
+                    conv.dialogue.append(["S", "(%d lines of message)" % len(message), conv._stamp()])
+                    conv.dialogue.append(["S", ".", conv._stamp()])
+                    result["message"] = "\n".join(message)
+                    break
+            conv.send("QUIT")
+            conv.line()
+            if "message" in result:
+                result["ok"] = True
+                return result
+            if time.monotonic() >= deadline:
+                result.update(stage="retrieve", kind="missing", error="message %s is not in the mailbox" % wanted)
+                return result
+            time.sleep(0.1)
+        except Exception as err:
+            result.update(stage=result.get("stage", "pop3"), kind=_kind(err), error=str(err))
+            return result
+        finally:
+            result["dialogue"] = conv.dialogue
+            result["timings"] = dict(conv.timings, total=round(time.monotonic() - t0, 4))
+            conv.close()
+
+
+def op_follow(a):
+    """Wait in the journal for the queue id's final status line (sent, deferred, bounced)."""
+    qid = a["qid"]
+    deadline = time.monotonic() + a.get("timeout", 30)
+    proc = subprocess.Popen(
+        ["journalctl", "-f", "-o", "short-iso-precise", "--no-pager", "-n", "5000", "--since", a.get("since", "-10min")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    lines = []
+    status = None
+    try:
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buffered = b""
+        while status is None and time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.05, deadline - time.monotonic())):
+                continue
+            chunk = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.readline()
+            if not chunk:
+                break
+            buffered += chunk
+            *complete, buffered = buffered.split(b"\n")
+            for raw in complete:
+                text = raw.decode("utf-8", "replace")
+                if (qid + ":") not in text:
+                    continue
+                lines.append(text)
+                if "status=" in text and ("to=<" + a.get("rcpt", "")) in text:
+                    status = text.split("status=", 1)[1].split(" ", 1)[0]
+                    break
+    finally:
+        proc.kill()
+    return {"ok": status == "sent", "status": status or "timeout", "lines": lines}
+
+
+def op_dig(a):
+    answers = []
+    for name, rtype in a["queries"]:
+        t = time.monotonic()
+        out = subprocess.run(["dig", "+time=2", "+tries=1", name, rtype], capture_output=True, text=True).stdout
+        status = "no answer"
+        answer = []
+        section = None
+        for line in out.splitlines():
+            if "status:" in line:
+                status = line.split("status:", 1)[1].split(",")[0].strip()
+            if line.startswith(";; ANSWER SECTION"):
+                section = "answer"
+                continue
+            if line.startswith(";;"):
+                section = None
+            elif section == "answer" and line.strip():
+                answer.append(" ".join(line.split()))
+        answers.append({"name": name, "type": rtype, "status": status, "answer": answer,
+                        "seconds": round(time.monotonic() - t, 4)})
+    return {"ok": True, "answers": answers}
+
+
+def main():
+    args = json.loads(sys.argv[1])
+    ops = {"smtp": op_smtp, "pop3": op_pop3, "follow": op_follow, "dig": op_dig}
+    print(json.dumps(ops[args["op"]](args)))
+
+
+if __name__ == "__main__":
+    main()

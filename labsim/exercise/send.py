@@ -1,0 +1,258 @@
+"""`labsim exercise send`: the report's step 7 made visible, hop by hop, verified both ways."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from datetime import datetime, timezone
+
+from ..engine import LabEngine
+from ..hosts import LabHost
+from .client import run_client
+
+
+@dataclass
+class Hop:
+    """One hop of the exchange: what was done, on which host, what was said, how long it took."""
+
+    name: str
+    host: str
+    ok: bool
+    seconds: float
+    lines: list[str] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class SendReport:
+    src: str
+    dst: str
+    ok: bool = False
+    seconds: float = 0.0
+    message_id: str = ""
+    reply_message_id: str = ""
+    hops: list[Hop] = field(default_factory=list)
+    failure: str = ""
+    fix: str = ""
+    submit_to_maildir: float | None = None
+
+
+class ExchangeFailed(Exception):
+    def __init__(self, failure: str, fix: str = "") -> None:
+        super().__init__(failure)
+        self.failure = failure
+        self.fix = fix
+
+
+def _message(src_addr: str, dst_addr: str, subject: str, body: str, message_id: str, in_reply_to: str | None) -> str:
+    headers = [
+        f"From: {src_addr}",
+        f"To: {dst_addr}",
+        f"Subject: {subject}",
+        f"Date: {format_datetime(datetime.now(timezone.utc))}",
+        f"Message-ID: {message_id}",
+    ]
+    if in_reply_to:
+        headers += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+    headers += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"]
+    return "\n".join(headers) + "\n\n" + body + "\n"
+
+
+def _dns_hop(engine: LabEngine, src: LabHost, dst: LabHost) -> Hop:
+    queries = [[src.smtp_name + ".", "A"], [dst.fqdn + ".", "MX"], [dst.fqdn + ".", "A"]]
+    result = run_client(engine, src, None, {"op": "dig", "queries": queries})
+    lines = []
+    answers = result["answers"]
+    for a in answers:
+        shown = "; ".join(a["answer"]) if a["answer"] else f"(no {a['type']} record, {a['status']})"
+        lines.append(f"dig {a['name']} {a['type']}: {shown}")
+    hop = Hop("dns", src.name, True, sum(a["seconds"] for a in answers), lines, {"answers": answers})
+    if not answers[0]["answer"]:
+        hop.ok = False
+        raise ExchangeFailed(f"{src.smtp_name} does not resolve from {src.name} ({answers[0]['status']})",
+                             "check the lab's DNS: labsim status; labsim exercise dig " + src.name)
+    if not answers[1]["answer"]:
+        lines.append(f"no MX for {dst.fqdn}: Postfix falls back to its A record")
+    if not answers[1]["answer"] and not answers[2]["answer"]:
+        raise ExchangeFailed(f"{dst.fqdn} does not resolve from {src.name} ({answers[2]['status']})",
+                             "check the lab's DNS zone (labsim exercise dig " + src.name + ")")
+    return hop
+
+
+def _smtp_fix(host: LabHost, result: dict) -> ExchangeFailed:
+    kind, error = result.get("kind"), result.get("error", "")
+    if kind == "refused":
+        return ExchangeFailed(f"{host.smtp_name}:25 refused: postfix on {host.name} does not listen on its address",
+                              f"on {host.name}: inet_interfaces = all in main.cf, then systemctl restart postfix.service (step 3)")
+    if kind == "no_route":
+        return ExchangeFailed(f"{host.smtp_name}:25 rejected by {host.name}'s firewall",
+                              f"on {host.name}: firewall-cmd --add-service smtp (step 2)")
+    if kind == "resolve":
+        return ExchangeFailed(f"{host.smtp_name} does not resolve", "check the lab's DNS (labsim exercise dig " + host.name + ")")
+    if kind == "rejected":
+        return ExchangeFailed(f"{host.name}'s postfix refused `{result.get('command', '')}`: {error}",
+                              f"on {host.name}: mynetworks = <lab subnet>, 127.0.0.0/8 in main.cf (step 3)")
+    return ExchangeFailed(f"SMTP to {host.smtp_name} failed: {error}", f"see `labsim exec {host.name} -- journalctl -u postfix@-`")
+
+
+def _relay_fix(src: LabHost, dst: LabHost, status: str, lines: list[str]) -> ExchangeFailed:
+    last = lines[-1] if lines else ""
+    reason = last.split("status=", 1)[-1] if "status=" in last else "no delivery attempt logged"
+    if "Connection refused" in last:
+        return ExchangeFailed(f"deferred: {dst.name}:25 connection refused (postfix on {dst.name} listens on localhost only)",
+                              f"on {dst.name}: inet_interfaces = all, then systemctl restart postfix.service (step 3); then `labsim exercise flush {src.name}`")
+    if "No route to host" in last:
+        return ExchangeFailed(f"deferred: {dst.name}:25 refused by {dst.name}'s firewall",
+                              f"run firewall-cmd --add-service smtp on {dst.name} (step 2)")
+    if "not found" in last or "Host or domain name" in last:
+        return ExchangeFailed(f"deferred: {dst.fqdn} does not resolve from {src.name}", "check the lab's DNS server (labsim status)")
+    if status == "bounced":
+        return ExchangeFailed(f"bounced by {dst.name}: {reason}",
+                              f"on {dst.name}: mydestination must include $myhostname (step 3) and the user must exist")
+    if status == "timeout":
+        return ExchangeFailed(f"no delivery from {src.name} to {dst.name} within the timeout (queued)",
+                              f"look at `labsim exec {src.name} -- mailq`")
+    return ExchangeFailed(f"{status}: {reason}", f"look at `labsim exec {src.name} -- mailq`")
+
+
+def _pop_fix(host: LabHost, user: str, result: dict) -> ExchangeFailed:
+    kind, error = result.get("kind"), result.get("error", "")
+    if kind == "refused":
+        return ExchangeFailed(f"{host.pop_name}:110 refused: dovecot on {host.name} is not running",
+                              f"on {host.name}: systemctl start dovecot.service (step 5)")
+    if kind == "no_route":
+        return ExchangeFailed(f"{host.pop_name}:110 rejected by {host.name}'s firewall",
+                              f"on {host.name}: firewall-cmd --add-port=110/tcp (step 5)")
+    if kind == "resolve":
+        return ExchangeFailed(f"{host.pop_name} does not resolve", "check the lab's DNS zone (labsim exercise dig " + host.name + ")")
+    if kind == "login":
+        if "plaintext" in error.lower() or "ssl" in error.lower() or "tls" in error.lower():
+            return ExchangeFailed(f"{user} POP3 login refused: {error}",
+                                  f"check disable_plaintext_auth = no and ssl = no on {host.name} (step 5)")
+        return ExchangeFailed(f"{user} POP3 login refused: {error}",
+                              f"check the password in `labsim status --users` and disable_plaintext_auth (step 5)")
+    if kind == "missing":
+        return ExchangeFailed(f"delivered, but {user}'s mailbox on {host.name} does not show it by POP3",
+                              f"on {host.name}: mail_location = maildir:~/Maildir (step 5) and home_mailbox = Maildir/ (step 3)")
+    return ExchangeFailed(f"POP3 on {host.pop_name} failed: {error}", f"see `labsim exec {host.name} -- journalctl -u dovecot`")
+
+
+def _one_way(
+    engine: LabEngine, report: SendReport, src: LabHost, src_user: str, dst: LabHost, dst_user: str, password: str,
+    subject: str, body: str, in_reply_to: str | None, timeout: float,
+) -> str:
+    """src_user@src sends to dst_user@dst; verified by POP3 on dst. Returns the Message-ID."""
+    src_addr, dst_addr = src.address_of(src_user), dst.address_of(dst_user)
+    message_id = f"<labsim.{uuid.uuid4().hex[:16]}@{src.fqdn}>"
+    report.hops.append(_dns_hop(engine, src, dst))
+    text = _message(src_addr, dst_addr, subject, body, message_id, in_reply_to)
+    since = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    submit = run_client(engine, src, src_user, {
+        "op": "smtp", "server": src.smtp_name, "helo": src.fqdn, "mail_from": src_addr, "rcpt_to": dst_addr,
+        "message": text, "timeout": min(timeout, 10),
+    })
+    submitted_at = time.monotonic()
+    hop = Hop("smtp", src.name, submit["ok"], submit["timings"].get("total", 0.0),
+              [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in submit["dialogue"]], submit)
+    hop.lines.insert(0, f"{src_user}@{src.name} -> {src.smtp_name} ({submit.get('address', '?')}):25")
+    report.hops.append(hop)
+    if not submit["ok"]:
+        raise _smtp_fix(src, submit)
+    qid = submit.get("queue_id", "")
+    relay = run_client(engine, src, None, {"op": "follow", "qid": qid, "rcpt": dst_addr, "timeout": timeout, "since": since})
+    seconds = time.monotonic() - submitted_at
+    report.hops.append(Hop("relay", src.name, relay["ok"], seconds, relay["lines"], relay))
+    if not relay["ok"]:
+        raise _relay_fix(src, dst, relay["status"], relay["lines"])
+    final = next((line for line in relay["lines"] if "status=sent" in line), "")
+    dst_qid = final.rsplit("queued as ", 1)[1].rstrip(")").strip() if "queued as " in final else ""
+    delivery = run_client(engine, dst, None, {"op": "follow", "qid": dst_qid, "rcpt": dst_addr, "timeout": timeout, "since": since})
+    delivered = time.monotonic() - submitted_at
+    report.hops.append(Hop("delivery", dst.name, delivery["ok"], delivered - seconds, delivery["lines"], delivery))
+    if not delivery["ok"]:
+        raise ExchangeFailed(f"{dst.name} accepted the message (queue id {dst_qid}) but did not deliver it: {delivery['status']}",
+                             f"on {dst.name}: home_mailbox = Maildir/ (step 3); look at journalctl -u postfix@-")
+    if report.submit_to_maildir is None:
+        report.submit_to_maildir = delivered
+    pop = run_client(engine, dst, dst_user, {
+        "op": "pop3", "server": dst.pop_name, "user": dst_user, "password": password, "message_id": message_id,
+        "wait": 5, "timeout": min(timeout, 10),
+    })
+    pop_lines = [f"{dst_user}@{dst.name} -> {dst.pop_name} ({pop.get('address', '?')}):110"]
+    pop_lines += [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in pop["dialogue"]]
+    if pop["ok"]:
+        pop_lines.append(
+            "note: POP3 without TLS carries USER/PASS and the message in clear text: anyone who can capture this "
+            "connection (tcpdump -A port 110) reads the password; POP3S (995) is the encrypted form"
+        )
+    report.hops.append(Hop("pop3", dst.name, pop["ok"], pop["timings"].get("total", 0.0), pop_lines, pop))
+    if not pop["ok"]:
+        raise _pop_fix(dst, dst_user, pop)
+    _verify(pop["message"], message_id, src_addr, dst_addr, subject, body)
+    return message_id
+
+
+def _verify(message: str, message_id: str, src_addr: str, dst_addr: str, subject: str, body: str) -> None:
+    from email import message_from_string
+
+    msg = message_from_string(message)
+    problems = []
+    if message_id not in (msg.get("Message-ID") or ""):
+        problems.append("Message-ID")
+    if src_addr not in (msg.get("From") or ""):
+        problems.append("From")
+    if dst_addr not in (msg.get("To") or ""):
+        problems.append("To")
+    if (msg.get("Subject") or "") != subject:
+        problems.append("Subject")
+    if body.strip() not in (msg.get_payload() or ""):
+        problems.append("body")
+    if problems:
+        raise ExchangeFailed(f"the message arrived altered: {', '.join(problems)} differ", "compare with `labsim exec ... cat ~/Maildir/new/*`")
+
+
+def send_exercise(
+    engine: LabEngine, src: LabHost, src_user: str, dst: LabHost, dst_user: str, password_of, reply: bool = True,
+    timeout: float = 30.0,
+) -> SendReport:
+    """The report's exchange: src -> dst verified by POP3 on dst, then (unless no reply) dst -> src."""
+    report = SendReport(src=src.address_of(src_user), dst=dst.address_of(dst_user))
+    started = time.monotonic()
+    try:
+        subject = f"step 7: hello from {src_user}"
+        body = f"Hello {dst_user}, this is {src_user} on {src.fqdn}. (labsim exercise)"
+        report.message_id = _one_way(engine, report, src, src_user, dst, dst_user, password_of(dst.name, dst_user),
+                                     subject, body, None, timeout)
+        if reply:
+            report.reply_message_id = _one_way(
+                engine, report, dst, dst_user, src, src_user, password_of(src.name, src_user), "Re: " + subject,
+                f"Hello {src_user}, got your message. {dst_user} on {dst.fqdn}.", report.message_id, timeout,
+            )
+        report.ok = True
+    except ExchangeFailed as failure:
+        report.failure, report.fix = failure.failure, failure.fix
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def exchange_with_neighbour(engine: LabEngine, host: LabHost, password_of) -> str:
+    """Step 7 for `labsim apply`: exchange a message with the next PC of the lab."""
+    from .. import labels
+    from ..errors import CheckFailed
+    from ..hosts import lab_hosts
+    from ..state import load_passwords
+
+    pcs = [h for h in lab_hosts(engine, host.lab) if h.role == labels.ROLE_PC]
+    if len(pcs) < 2:
+        raise CheckFailed(f"{host.name}: step 7 needs a classmate; the lab has one PC")
+    index = next(i for i, p in enumerate(pcs) if p.name == host.name)
+    peer = pcs[(index + 1) % len(pcs)]
+    if password_of is None:
+        kept = load_passwords(host.lab)
+        password_of = lambda h, u: kept.get(h, {}).get(u, "")  # noqa: E731
+    report = send_exercise(engine, host, host.users[0], peer, peer.users[0], password_of)
+    if not report.ok:
+        raise CheckFailed(f"{host.name}: step 7 exchange with {peer.name} failed: {report.failure}; fix: {report.fix}")
+    return f"exchanged mail with {peer.name} ({report.seconds:.2f} s)"
