@@ -62,6 +62,7 @@ class DownResult:
 def check_subnet_free(engine: LabEngine, plan: LabPlan) -> None:
     """The lab's subnet must not overlap another Docker network (its own network is fine)."""
     ours = ipaddress.IPv4Network(plan.subnet)
+    taken: list[tuple[str, ipaddress.IPv4Network]] = []
     for net in engine.networks():
         if net.labels.get(labels.LAB) == plan.name:
             continue
@@ -70,11 +71,25 @@ def check_subnet_free(engine: LabEngine, plan: LabPlan) -> None:
                 other = ipaddress.ip_network(subnet, strict=False)
             except ValueError:
                 continue
-            if other.version == 4 and ours.overlaps(other):
-                raise UserInputError(
-                    f"{plan.subnet_where or plan.source}: subnet {plan.subnet} overlaps Docker network "
-                    f"'{net.name}' ({subnet}); choose another subnet, e.g. 10.{ours.network_address.packed[1] % 200 + 20}.0.0/24"
-                )
+            if other.version == 4:
+                taken.append((net.name, other))
+    for name, other in taken:
+        if ours.overlaps(other):
+            raise UserInputError(
+                f"{plan.subnet_where or plan.source}: subnet {plan.subnet} overlaps Docker network "
+                f"'{name}' ({other}); choose another subnet, e.g. {_free_subnet(ours.prefixlen, [t for _, t in taken])}"
+            )
+
+
+def _free_subnet(prefixlen: int, taken: list[ipaddress.IPv4Network]) -> str:
+    """A private subnet of the same size that no Docker network uses (for the error's fix)."""
+    for second in range(0, 256):
+        for third in range(0, 256, 1 << max(0, 24 - prefixlen)):
+            candidate = ipaddress.IPv4Network(f"192.168.{third}.0/{max(prefixlen, 16)}") if second == 0 else \
+                ipaddress.IPv4Network(f"10.{second}.{third}.0/{max(prefixlen, 16)}", strict=False)
+            if not any(candidate.overlaps(t) for t in taken):
+                return str(candidate)
+    return "another private range"
 
 
 class _Rollback:

@@ -263,9 +263,93 @@ def op_dig(a):
     return {"ok": True, "answers": answers}
 
 
+def op_smtp_batch(a):
+    """Submit many messages over one SMTP session (the matrix workload)."""
+    result = {"ok": False, "accepted": [], "refused": [], "timings": {}}
+    t0 = time.monotonic()
+    try:
+        conv = Conversation(a["server"], a.get("port", 25), a.get("timeout", 10))
+    except Exception as err:
+        result.update(stage="connect", kind=_kind(err), error=str(err))
+        return result
+    try:
+        code, _ = conv.smtp_reply()
+        conv.send("EHLO " + a["helo"])
+        conv.smtp_reply()
+        for m in a["messages"]:
+            ok = True
+            for command, expect in (("MAIL FROM:<" + m["mail_from"] + ">", 250), ("RCPT TO:<" + m["rcpt_to"] + ">", 250), ("DATA", 354)):
+                conv.send(command)
+                code, lines = conv.smtp_reply()
+                if code != expect:
+                    ok = False
+                    result["refused"].append([m["id"], lines[-1]])
+                    conv.send("RSET")
+                    conv.smtp_reply()
+                    break
+            if not ok:
+                continue
+            conv.send_data(m["message"], [])
+            code, lines = conv.smtp_reply()
+            if code == 250:
+                result["accepted"].append(m["id"])
+            else:
+                result["refused"].append([m["id"], lines[-1]])
+        conv.send("QUIT")
+        conv.smtp_reply()
+        result["ok"] = not result["refused"]
+    except Exception as err:
+        result.update(stage="smtp", kind=_kind(err), error=str(err))
+    finally:
+        result["timings"] = {"total": round(time.monotonic() - t0, 4)}
+        conv.close()
+    return result
+
+
+def op_pop3_collect(a):
+    """Log in by POP3 until every expected Message-ID is in the mailbox (or the timeout)."""
+    wanted = set(a["message_ids"])
+    found = set()
+    seen_numbers = 0
+    deadline = time.monotonic() + a.get("timeout", 60)
+    logins = 0
+    error = ""
+    while True:
+        try:
+            conv = Conversation(a["server"], a.get("port", 110), 10)
+            try:
+                conv.line()
+                ok, reply = _pop_ok(conv, "USER " + a["user"])
+                ok2, reply2 = _pop_ok(conv, "PASS " + a["password"], "PASS ********")
+                logins += 1
+                if not (ok and ok2):
+                    error = reply2
+                    break
+                ok, stat = _pop_ok(conv, "STAT")
+                count = int(stat.split()[1])
+                for n in range(seen_numbers + 1, count + 1):
+                    _pop_ok(conv, "TOP %d 0" % n)
+                    for h in _pop_multiline(conv):
+                        if h.lower().startswith("message-id:"):
+                            found.add(h.split(":", 1)[1].strip())
+                seen_numbers = count
+                conv.send("QUIT")
+                conv.line()
+            finally:
+                conv.close()
+        except Exception as err:
+            error = str(err)
+        if wanted <= found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return {"ok": wanted <= found, "found": sorted(wanted & found), "missing": sorted(wanted - found),
+            "logins": logins, "error": error}
+
+
 def main():
     args = json.loads(sys.argv[1])
-    ops = {"smtp": op_smtp, "pop3": op_pop3, "follow": op_follow, "dig": op_dig}
+    ops = {"smtp": op_smtp, "pop3": op_pop3, "follow": op_follow, "dig": op_dig, "smtp_batch": op_smtp_batch,
+           "pop3_collect": op_pop3_collect}
     print(json.dumps(ops[args["op"]](args)))
 
 

@@ -1,0 +1,1 @@
+"""labsim benchmarks (run by hand: `python -m bench`)."""

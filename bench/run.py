@@ -1,0 +1,155 @@
+"""Class-scale benchmark: up / memory / exercise send / matrix / down, on this machine.
+
+    python -m bench [--sizes 10,20,40] [--matrix 10,40] [--cold] [--stage configured] [--out bench/results]
+
+Prints a table and writes JSON. Not part of the test suite; the targets are figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from labsim import labels
+from labsim import lab as lab_ops
+from labsim.engine import default_engine
+from labsim.exercise.matrix import matrix_exercise
+from labsim.exercise.send import send_exercise
+from labsim.hosts import find_host, lab_hosts
+from labsim.images import ensure_images
+from labsim.profiles import get_profile
+from labsim.state import load_passwords
+from labsim.steps.apply import apply_configured
+from labsim.topology import parse_plan
+
+TARGETS = {
+    "up_40_warm_s": 45.0, "idle_mib_per_pc": 64.0, "send_reply_wall_s": 1.5, "matrix_40_s": 60.0, "down_40_s": 10.0,
+}
+
+
+def topology(n: int, stage: str) -> str:
+    return (
+        f"name: bench{n}\ndomain: t3.metro-cit.ac.jp\nsubnet: 10.214.{n}.0/24\ndistro: debian\nstage: {stage}\n"
+        f"dns:\n  records:\n    smtp: 10.214.{n}.10\npcs:\n  - range: 1-{n}\n"
+    )
+
+
+def machine() -> dict:
+    cpus = os.cpu_count()
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = ""
+    try:
+        mem = next(line.split(":", 1)[1].strip() for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpus": cpus, "cpu": model, "memory": mem, "kernel": platform.release()}
+
+
+def cleanup(engine, name: str) -> None:
+    if engine.containers(labels.lab_filter(name)) or engine.networks(labels.lab_filter(name)):
+        lab_ops.down(engine, name, purge=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,20,40")
+    parser.add_argument("--matrix", default="10,40")
+    parser.add_argument("--stage", default="configured")
+    parser.add_argument("--cold", action="store_true", help="remove the labsim images first and time the build")
+    parser.add_argument("--out", default="bench/results")
+    args = parser.parse_args()
+    os.environ.setdefault("LABSIM_STATE_DIR", tempfile.mkdtemp(prefix="labsim-bench-"))
+    console = Console()
+    engine = default_engine()
+    profile = get_profile("debian")
+    results: dict = {"machine": machine(), "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": {}}
+
+    if args.cold:
+        for stage in ("initial", "configured"):
+            try:
+                engine.api.remove_image(profile.image("pc", stage), force=True)
+            except Exception:  # noqa: BLE001 - absent is fine
+                pass
+        try:
+            engine.api.remove_image(profile.image("dns"), force=True)
+        except Exception:  # noqa: BLE001
+            pass
+        t = time.monotonic()
+        ensure_images(engine, profile, (args.stage,))
+        results["image_build_s"] = round(time.monotonic() - t, 1)
+    ensure_images(engine, profile, ("initial", "configured"))
+    results["image_sizes_mib"] = {
+        tag: round(engine.image_size(tag) / 2**20) for tag in (profile.image("pc", "initial"), profile.image("pc", "configured"), profile.image("dns"))
+    }
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    matrix_sizes = {int(s) for s in args.matrix.split(",") if s}
+    for n in sizes:
+        name = f"bench{n}"
+        cleanup(engine, name)
+        plan = parse_plan(topology(n, args.stage), f"bench{n}.yml")
+        t = time.monotonic()
+        lab_ops.up(engine, plan, apply_configured=apply_configured, workers=8)
+        run: dict = {"up_s": round(time.monotonic() - t, 1)}
+        time.sleep(10)  # let the class go idle before reading memory
+        pcs = [h for h in lab_hosts(engine, name) if h.role == "pc"]
+        mem = [engine.memory_usage(h.container) or 0 for h in pcs]
+        run["idle_mib_per_pc"] = round(statistics.mean(mem) / 2**20, 1)
+        run["idle_mib_total"] = round(sum(mem) / 2**20)
+        passwords = load_passwords(name)
+        pw = lambda h, u: passwords.get(h, {}).get(u, "")  # noqa: E731
+        if args.stage == "configured":
+            src, dst = find_host(engine, name, "pc1"), find_host(engine, name, "pc2")
+            walls, maildir = [], []
+            for _ in range(3):
+                t = time.monotonic()
+                report = send_exercise(engine, src, src.users[0], dst, dst.users[0], pw, reply=True)
+                walls.append(time.monotonic() - t)
+                maildir.append(report.submit_to_maildir or 0)
+                assert report.ok, report.failure
+            run["send_reply_wall_s"] = round(statistics.median(walls), 2)
+            run["submit_to_maildir_s"] = round(statistics.median(maildir), 3)
+            if n in matrix_sizes:
+                report = matrix_exercise(engine, pcs, pw)
+                run["matrix"] = {"messages": report.sent, "delivered": report.delivered, "lost": report.lost,
+                                 "seconds": round(report.seconds, 1), "per_second": round(report.per_second, 1)}
+        t = time.monotonic()
+        lab_ops.down(engine, name, purge=True)
+        run["down_s"] = round(time.monotonic() - t, 1)
+        results["runs"][str(n)] = run
+        console.print(f"{n} PCs: {run}")
+
+    table = Table(title=f"labsim bench ({results['machine']['cpus']} cores, {results['machine']['cpu']})")
+    for col in ("PCs", "up (s)", "idle MiB/PC", "total MiB", "send+reply (s)", "submit→Maildir (s)", "matrix", "down (s)"):
+        table.add_column(col, justify="right")
+    for n, run in results["runs"].items():
+        m = run.get("matrix")
+        table.add_row(n, str(run["up_s"]), str(run["idle_mib_per_pc"]), str(run["idle_mib_total"]),
+                      str(run.get("send_reply_wall_s", "-")), str(run.get("submit_to_maildir_s", "-")),
+                      f"{m['delivered']}/{m['messages']} in {m['seconds']} s ({m['per_second']}/s), lost {m['lost']}" if m else "-",
+                      str(run["down_s"]))
+    console.print(table)
+    console.print(f"image sizes (MiB): {results['image_sizes_mib']}" + (f"; cold build {results['image_build_s']} s" if "image_build_s" in results else ""))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2))
+    console.print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m labsim` is the `labsim` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""The command line: bad input is one line on stderr, exit 2, no traceback, before any Docker call."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "labsim", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("name: t3mail\ndomain: t3.metro-cit.ac.jp\npcs:\n  - name: pc5\n    colour: red\n", "bad.yml:5: unknown key 'colour'"),
+    ("", "bad.yml: the file is empty"),
+    ("name: t3mail\ndomain: t3.metro-cit.ac.jp\nstage: configred\npcs: [{name: pc1}]\n", "bad.yml:3: stage"),
+])
+def test_up_with_bad_topology(tmp_path, content, expected):
+    path = tmp_path / "bad.yml"
+    path.write_text(content)
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "PATH": "/usr/bin:/bin"}
+    result = run("up", str(path), env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0].replace(str(tmp_path) + "/", ""), result.stderr
+
+
+def test_docker_not_running_is_one_line():
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "PATH": "/usr/bin:/bin"}
+    result = run("status", env=env)
+    assert result.returncode == 2
+    assert "Docker is not running" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_options_exit_2():
+    assert run("up", "--stage", "final").returncode == 2
+    assert run("apply", "--all", "--steps", "1-9").returncode == 2
+    result = run("schema")
+    assert result.returncode == 0 and '"title": "labsim topology"' in result.stdout
