@@ -18,6 +18,7 @@ from .profiles import get_profile
 from .progress import Progress, ProgressFn, no_progress
 from .readiness import Readiness, require_ready, wait_dns, wait_pc
 from .state import load_passwords, remove_state, resolve_passwords, save_passwords
+from .steps.offline import preconfigure
 from .topology import LabPlan
 
 T = TypeVar("T")
@@ -182,6 +183,8 @@ def up(
                     rollback.volumes.append(volume)
             engine.create_container(spec)
             rollback.containers.append(spec.name)
+            if stage == "configured" and spec.labels[labels.ROLE] == labels.ROLE_PC:
+                preconfigure(engine, spec.name, profile, {"fqdn": spec.hostname, "subnet": plan.subnet})
             engine.start(spec.name)
             done[0] += 1
             progress(Progress("create", spec.labels[labels.HOST], "started", done[0], total))
@@ -201,7 +204,7 @@ def up(
             if host.role == labels.ROLE_DNS:
                 res = wait_dns(engine, spec.name, host.name, plan.domain)
             else:
-                res = wait_pc(engine, spec.name, host.name, need_pop3=False)
+                res = wait_pc(engine, spec.name, host.name, need_pop3=stage == "configured")
             ready_done[0] += 1
             progress(Progress("ready", host.name, "ready" if res.ready else res.detail, ready_done[0], len(specs)))
             return res

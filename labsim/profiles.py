@@ -41,6 +41,8 @@ _COMMON_PATHS = {
     "dovecot_ssl": "/etc/dovecot/conf.d/10-ssl.conf",
     "stock_dir": "/usr/share/labsim/stock",
     "host_json": "/etc/labsim/host.json",
+    "firewalld_zone_stock": "/usr/lib/firewalld/zones/public.xml",
+    "firewalld_zone": "/etc/firewalld/zones/public.xml",
 }
 _COMMON_SERVICES = {"postfix": "postfix", "dovecot": "dovecot", "firewalld": "firewalld", "named": "named"}
 
@@ -57,7 +59,7 @@ DEBIAN = DistroProfile(
     named_conf="/etc/bind/named.conf",
     zone_dir="/etc/bind/labsim",
     firewalld_default_services=("dhcpv6-client", "ssh"),
-    paths=dict(_COMMON_PATHS),
+    paths=dict(_COMMON_PATHS, unit_dir="/lib/systemd/system"),
     services=dict(_COMMON_SERVICES),
 )
 
@@ -74,7 +76,7 @@ CENTOS = DistroProfile(
     named_conf="/etc/named.conf",
     zone_dir="/var/named/labsim",
     firewalld_default_services=("cockpit", "dhcpv6-client", "ssh"),
-    paths=dict(_COMMON_PATHS),
+    paths=dict(_COMMON_PATHS, unit_dir="/usr/lib/systemd/system"),
     services=dict(_COMMON_SERVICES),
 )
 

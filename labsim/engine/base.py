@@ -137,6 +137,10 @@ class LabEngine(ABC):
     def put_files(self, name: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] = (0, 0)) -> None: ...
 
     @abstractmethod
+    def put_symlink(self, name: str, path: str, target: str) -> None:
+        """Create (or replace) a symbolic link in the container."""
+
+    @abstractmethod
     def get_file(self, name: str, path: str) -> bytes | None:
         """A file's content, or None when it does not exist."""
 

@@ -213,6 +213,21 @@ class DockerEngine(LabEngine):
         except docker.errors.APIError as err:
             raise EngineError(f"cannot write files into {name}: {_short(err)}") from None
 
+    def put_symlink(self, name: str, path: str, target: str) -> None:
+        posix = PurePosixPath(path)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(posix.name)
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, int(time.time())
+            tar.addfile(info)
+        try:
+            self.api.put_archive(name, str(posix.parent), buf.getvalue())
+        except docker.errors.NotFound:
+            self.exec(name, ["mkdir", "-p", str(posix.parent)])
+            self.api.put_archive(name, str(posix.parent), buf.getvalue())
+        except docker.errors.APIError as err:
+            raise EngineError(f"cannot write {path} into {name}: {_short(err)}") from None
+
     def get_file(self, name: str, path: str) -> bytes | None:
         try:
             stream, _ = self.api.get_archive(name, path)

@@ -346,10 +346,58 @@ def op_pop3_collect(a):
             "logins": logins, "error": error}
 
 
+def _as_user(user, fn, arg):
+    """Run fn(arg) in a child process that has become ``user`` (the student), return its JSON result."""
+    import os
+    import pwd
+
+    if not user:
+        return fn(arg)
+    entry = pwd.getpwnam(user)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            os.initgroups(user, entry.pw_gid)
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            os.environ.update(HOME=entry.pw_dir, USER=user, LOGNAME=user)
+            out = json.dumps(fn(arg))
+        except Exception as err:
+            out = json.dumps({"ok": False, "kind": "error", "error": str(err), "dialogue": [], "timings": {}})
+        with os.fdopen(write_end, "w") as f:
+            f.write(out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def op_submit(a):
+    """Sender's side in one process: what DNS says, the SMTP submission (as the student), then Postfix's relay."""
+    result = {"dig": op_dig({"queries": a["queries"]})}
+    result["smtp"] = _as_user(a.get("user"), op_smtp, a["smtp"])
+    qid = result["smtp"].get("queue_id")
+    if result["smtp"]["ok"] and qid:
+        result["follow"] = op_follow(dict(a["follow"], qid=qid))
+    return result
+
+
+def op_receive(a):
+    """Recipient's side in one process: Postfix's delivery of the queue id, then the POP3 retrieval."""
+    result = {"follow": op_follow(a["follow"])}
+    if result["follow"]["ok"]:
+        result["pop3"] = _as_user(a.get("user"), op_pop3, a["pop3"])
+    return result
+
+
 def main():
     args = json.loads(sys.argv[1])
     ops = {"smtp": op_smtp, "pop3": op_pop3, "follow": op_follow, "dig": op_dig, "smtp_batch": op_smtp_batch,
-           "pop3_collect": op_pop3_collect}
+           "pop3_collect": op_pop3_collect, "submit": op_submit, "receive": op_receive}
     print(json.dumps(ops[args["op"]](args)))
 
 

@@ -60,24 +60,24 @@ def _message(src_addr: str, dst_addr: str, subject: str, body: str, message_id: 
     return "\n".join(headers) + "\n\n" + body + "\n"
 
 
-def _dns_hop(engine: LabEngine, src: LabHost, dst: LabHost) -> Hop:
-    queries = [[src.smtp_name + ".", "A"], [dst.fqdn + ".", "MX"], [dst.fqdn + ".", "A"]]
-    result = run_client(engine, src, None, {"op": "dig", "queries": queries})
+def _dns_hop(src: LabHost, dst: LabHost, result: dict) -> Hop:
+    """What the sender's resolver said: its own SMTP server's name, then MX and A of the recipient's host."""
     lines = []
     answers = result["answers"]
     for a in answers:
         shown = "; ".join(a["answer"]) if a["answer"] else f"(no {a['type']} record, {a['status']})"
         lines.append(f"dig {a['name']} {a['type']}: {shown}")
     hop = Hop("dns", src.name, True, sum(a["seconds"] for a in answers), lines, {"answers": answers})
-    if not answers[0]["answer"]:
-        hop.ok = False
-        raise ExchangeFailed(f"{src.smtp_name} does not resolve from {src.name} ({answers[0]['status']})",
-                             "check the lab's DNS: labsim status; labsim exercise dig " + src.name)
     if not answers[1]["answer"]:
         lines.append(f"no MX for {dst.fqdn}: Postfix falls back to its A record")
-    if not answers[1]["answer"] and not answers[2]["answer"]:
-        raise ExchangeFailed(f"{dst.fqdn} does not resolve from {src.name} ({answers[2]['status']})",
-                             "check the lab's DNS zone (labsim exercise dig " + src.name + ")")
+    if not answers[0]["answer"]:
+        hop.ok = False
+        hop.data["failure"] = ExchangeFailed(f"{src.smtp_name} does not resolve from {src.name} ({answers[0]['status']})",
+                                             "check the lab's DNS: labsim status; labsim exercise dig " + src.name)
+    elif not answers[1]["answer"] and not answers[2]["answer"]:
+        hop.ok = False
+        hop.data["failure"] = ExchangeFailed(f"{dst.fqdn} does not resolve from {src.name} ({answers[2]['status']})",
+                                             "check the lab's DNS zone (labsim exercise dig " + src.name + ")")
     return hop
 
 
@@ -143,43 +143,54 @@ def _one_way(
     engine: LabEngine, report: SendReport, src: LabHost, src_user: str, dst: LabHost, dst_user: str, password: str,
     subject: str, body: str, in_reply_to: str | None, timeout: float,
 ) -> str:
-    """src_user@src sends to dst_user@dst; verified by POP3 on dst. Returns the Message-ID."""
+    """src_user@src sends to dst_user@dst; verified by POP3 on dst. Two exec round trips: one per side."""
     src_addr, dst_addr = src.address_of(src_user), dst.address_of(dst_user)
     message_id = f"<labsim.{uuid.uuid4().hex[:16]}@{src.fqdn}>"
-    report.hops.append(_dns_hop(engine, src, dst))
     text = _message(src_addr, dst_addr, subject, body, message_id, in_reply_to)
     since = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    submit = run_client(engine, src, src_user, {
-        "op": "smtp", "server": src.smtp_name, "helo": src.fqdn, "mail_from": src_addr, "rcpt_to": dst_addr,
-        "message": text, "timeout": min(timeout, 10),
+    # The sender's side in one process: dig, the SMTP submission as the student, Postfix's relay (its log,
+    # which needs root to read the journal).
+    side = run_client(engine, src, None, {
+        "op": "submit", "user": src_user,
+        "queries": [[src.smtp_name + ".", "A"], [dst.fqdn + ".", "MX"], [dst.fqdn + ".", "A"]],
+        "smtp": {"server": src.smtp_name, "helo": src.fqdn, "mail_from": src_addr, "rcpt_to": dst_addr,
+                 "message": text, "timeout": min(timeout, 10)},
+        "follow": {"rcpt": dst_addr, "timeout": timeout, "since": since},
     })
-    submitted_at = time.monotonic()
+    dns_hop = _dns_hop(src, dst, side["dig"])
+    report.hops.append(dns_hop)
+    if not dns_hop.ok:
+        raise dns_hop.data.pop("failure")
+    submit = side["smtp"]
     hop = Hop("smtp", src.name, submit["ok"], submit["timings"].get("total", 0.0),
               [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in submit["dialogue"]], submit)
     hop.lines.insert(0, f"{src_user}@{src.name} -> {src.smtp_name} ({submit.get('address', '?')}):25")
     report.hops.append(hop)
     if not submit["ok"]:
         raise _smtp_fix(src, submit)
-    qid = submit.get("queue_id", "")
-    relay = run_client(engine, src, None, {"op": "follow", "qid": qid, "rcpt": dst_addr, "timeout": timeout, "since": since})
-    seconds = time.monotonic() - submitted_at
-    report.hops.append(Hop("relay", src.name, relay["ok"], seconds, relay["lines"], relay))
+    relay = side["follow"]
+    report.hops.append(Hop("relay", src.name, relay["ok"], _log_span(relay["lines"]), relay["lines"], relay))
     if not relay["ok"]:
         raise _relay_fix(src, dst, relay["status"], relay["lines"])
     final = next((line for line in relay["lines"] if "status=sent" in line), "")
     dst_qid = final.rsplit("queued as ", 1)[1].rstrip(")").strip() if "queued as " in final else ""
-    delivery = run_client(engine, dst, None, {"op": "follow", "qid": dst_qid, "rcpt": dst_addr, "timeout": timeout, "since": since})
-    delivered = time.monotonic() - submitted_at
-    report.hops.append(Hop("delivery", dst.name, delivery["ok"], delivered - seconds, delivery["lines"], delivery))
+    # The recipient's side: Postfix's delivery into the Maildir, then POP3 as the student, in one process.
+    side = run_client(engine, dst, None, {
+        "op": "receive", "user": dst_user,
+        "follow": {"qid": dst_qid, "rcpt": dst_addr, "timeout": timeout, "since": since},
+        "pop3": {"server": dst.pop_name, "user": dst_user, "password": password, "message_id": message_id,
+                 "wait": 5, "timeout": min(timeout, 10)},
+    })
+    delivery = side["follow"]
+    report.hops.append(Hop("delivery", dst.name, delivery["ok"], _log_span(delivery["lines"]), delivery["lines"], delivery))
     if not delivery["ok"]:
         raise ExchangeFailed(f"{dst.name} accepted the message (queue id {dst_qid}) but did not deliver it: {delivery['status']}",
                              f"on {dst.name}: home_mailbox = Maildir/ (step 3); look at journalctl -u postfix@-")
-    if report.submit_to_maildir is None:
-        report.submit_to_maildir = delivered
-    pop = run_client(engine, dst, dst_user, {
-        "op": "pop3", "server": dst.pop_name, "user": dst_user, "password": password, "message_id": message_id,
-        "wait": 5, "timeout": min(timeout, 10),
-    })
+    delivered_at = _log_time(delivery["lines"][-1]) if delivery["lines"] else None
+    submitted_at = _log_time(relay["lines"][0]) if relay["lines"] else None
+    if report.submit_to_maildir is None and delivered_at is not None and submitted_at is not None:
+        report.submit_to_maildir = max(0.0, delivered_at - submitted_at)
+    pop = side["pop3"]
     pop_lines = [f"{dst_user}@{dst.name} -> {dst.pop_name} ({pop.get('address', '?')}):110"]
     pop_lines += [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in pop["dialogue"]]
     if pop["ok"]:
@@ -192,6 +203,20 @@ def _one_way(
         raise _pop_fix(dst, dst_user, pop)
     _verify(pop["message"], message_id, src_addr, dst_addr, subject, body)
     return message_id
+
+
+def _log_span(lines: list[str]) -> float:
+    """Seconds between the first and the last of some journal lines (the hop's own time, from Postfix's log)."""
+    times = [t for t in (_log_time(line) for line in lines) if t is not None]
+    return round(max(times) - min(times), 4) if len(times) > 1 else 0.0
+
+
+def _log_time(line: str) -> float | None:
+    """Seconds since the epoch of a journal line in short-iso-precise format."""
+    try:
+        return datetime.fromisoformat(line.split()[0]).timestamp()
+    except (ValueError, IndexError):
+        return None
 
 
 def _verify(message: str, message_id: str, src_addr: str, dst_addr: str, subject: str, body: str) -> None:

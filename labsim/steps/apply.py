@@ -10,6 +10,7 @@ from ..hosts import LabHost
 from ..profiles import get_profile
 from ..progress import Progress, ProgressFn, no_progress
 from .catalog import ALL_STEPS, Step, muttrc, steps_for
+from .offline import OFFLINE_STEPS
 
 
 @dataclass
@@ -38,12 +39,17 @@ def _run(engine: LabEngine, host: LabHost, argv: list[str], what: str) -> str:
     return result.stdout
 
 
-def _firewall(engine: LabEngine, host: LabHost, args: tuple[str, ...]) -> list[str]:
-    """The report's two calls: runtime, then --permanent. firewall-cmd itself says ALREADY_ENABLED on a repeat."""
-    runtime = ["firewall-cmd", *args]
-    permanent = ["firewall-cmd", "--permanent", *args]
-    _run(engine, host, ["sh", "-c", f"{' '.join(runtime)} && {' '.join(permanent)}"], " ".join(runtime))
-    return [" ".join(runtime), " ".join(permanent)]
+def _firewall(engine: LabEngine, host: LabHost, args: tuple[str, ...]) -> tuple[list[str], bool]:
+    """The report's two calls, runtime then --permanent; changed unless firewall-cmd says ALREADY_ENABLED twice."""
+    calls = [["firewall-cmd", *args], ["firewall-cmd", "--permanent", *args]]
+    changed = False
+    for argv in calls:
+        result = engine.exec(host.container, argv)
+        if not result.ok:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exit_code}"]
+            raise CheckFailed(f"{host.name}: {' '.join(argv)} failed: {detail[0]}")
+        changed = changed or "ALREADY_ENABLED" not in (result.stdout + result.stderr)
+    return [" ".join(argv) for argv in calls], changed
 
 
 def _edit_files(engine: LabEngine, host: LabHost, step: Step, context: dict[str, str]) -> list[str]:
@@ -80,7 +86,8 @@ def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None)
             outcome.actions.append(f"dig {name}. -> {answer.split()[0]}")
         return outcome
     if step_no == 2:
-        outcome.actions += _firewall(engine, host, step.firewall)
+        calls, outcome.changed = _firewall(engine, host, step.firewall)
+        outcome.actions += calls if outcome.changed else []
         return outcome
     if step_no == 3:
         changed = _edit_files(engine, host, step, context)
@@ -102,7 +109,8 @@ def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None)
     if step_no == 5:
         changed = _edit_files(engine, host, step, context)
         outcome.actions += [f"edited {p}" for p in changed]
-        outcome.actions += _firewall(engine, host, step.firewall)
+        calls, fw_changed = _firewall(engine, host, step.firewall)
+        outcome.actions += calls if fw_changed else []
         active = engine.exec(host.container, ["systemctl", "is-active", "-q", "dovecot"]).ok
         enabled = engine.exec(host.container, ["systemctl", "is-enabled", "-q", "dovecot"]).ok
         if changed and active:
@@ -114,7 +122,7 @@ def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None)
         if not enabled:
             _run(engine, host, ["systemctl", "enable", "dovecot.service"], "systemctl enable dovecot.service")
             outcome.actions.append("systemctl enable dovecot.service")
-        outcome.changed = bool(changed) or not active or not enabled
+        outcome.changed = bool(changed) or fw_changed or not active or not enabled
         return outcome
     if step_no == 6:
         for user in host.users:
@@ -158,10 +166,12 @@ def apply_steps(
 
 
 CONFIGURED_STEPS = tuple(s for s in ALL_STEPS if s != 7)
+ONLINE_STEPS = tuple(s for s in CONFIGURED_STEPS if s not in OFFLINE_STEPS)
 
 
 def apply_configured(engine: LabEngine, hosts: list[LabHost], progress: ProgressFn = no_progress) -> None:
-    """What `stage: configured` means: steps 1-6 on every new PC, by the same code as `labsim apply`."""
+    """What `stage: configured` means: steps 1-6 on every new PC. Steps 2, 3 and 5 were applied to the
+    PC's files before it booted (steps/offline.py); 1, 4 and 6 run here, by `labsim apply`'s code."""
     if not hosts:
         return
-    apply_steps(engine, hosts, CONFIGURED_STEPS, progress=progress)
+    apply_steps(engine, hosts, ONLINE_STEPS, progress=progress)

@@ -87,6 +87,17 @@ def test_containers_are_labelled_unprivileged_and_isolated(configured_lab):
     assert "default" not in routes  # no route out of the lab
 
 
+def test_configured_pcs_pass_every_configuration_check_and_apply_changes_nothing(configured_lab):
+    check = configured_lab.cli("check", "--all", "--steps", "1-6")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "✗" not in check.stdout
+    before = configured_lab.exec("pc6", "sh", "-c", "md5sum /etc/postfix/main.cf /etc/dovecot/conf.d/*.conf /etc/firewalld/zones/*.xml").stdout
+    out = configured_lab.cli("apply", "pc6", "--steps", "2-6", check=True).stdout
+    assert out.count(": unchanged") == 5, out
+    after = configured_lab.exec("pc6", "sh", "-c", "md5sum /etc/postfix/main.cf /etc/dovecot/conf.d/*.conf /etc/firewalld/zones/*.xml").stdout
+    assert before == after
+
+
 def test_up_again_converges_without_duplicates(engine, configured_lab):
     plan = parse_plan(CONFIGURED, "lab.yml")
     result = lab_ops.up(engine, plan, apply_configured=apply_configured)

@@ -1,0 +1,98 @@
+"""`stage: configured` without a round trip per command: the configuration steps (2, 3 and 5)
+applied to a PC's files after it is created and before it first boots.
+
+The same step data and the same line edits as `labsim apply`, on the same stock files; the
+firewall part writes what `firewall-cmd --permanent` writes (the zone file, from the stock zone),
+which firewalld then also loads as its runtime configuration at boot; `systemctl enable` is the
+symlink systemctl makes. When the PC boots, Postfix, Dovecot and firewalld start in the state the
+report's commands leave them in, so nothing needs restarting. `labsim check` verifies it all.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from ..engine import LabEngine
+from ..profiles import DistroProfile
+from .catalog import steps_for
+from .edits import apply_edit
+
+OFFLINE_STEPS = (2, 3, 5)
+
+
+def add_to_zone(zone_xml: str, services: list[str], ports: list[tuple[str, str]]) -> str:
+    """The zone file after `firewall-cmd --permanent --add-service/--add-port` (idempotent)."""
+    root = ET.fromstring(zone_xml)
+    have_services = {e.get("name") for e in root.findall("service")}
+    have_ports = {(e.get("port"), e.get("protocol")) for e in root.findall("port")}
+    anchor = len([e for e in root if e.tag in ("short", "description", "service")])
+    for service in services:
+        if service not in have_services:
+            element = ET.Element("service", {"name": service})
+            root.insert(anchor, element)
+            anchor += 1
+    for port, protocol in ports:
+        if (port, protocol) not in have_ports:
+            root.insert(anchor, ET.Element("port", {"port": port, "protocol": protocol}))
+            anchor += 1
+    ET.indent(root, "  ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _firewall_change(args: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
+    services: list[str] = []
+    ports: list[tuple[str, str]] = []
+    items = list(args)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        if arg == "--add-service":
+            services.append(items[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--add-service="):
+            services.append(arg.split("=", 1)[1])
+        elif arg.startswith("--add-port="):
+            port, _, protocol = arg.split("=", 1)[1].partition("/")
+            ports.append((port, protocol))
+        i += 1
+    return services, ports
+
+
+def preconfigure(engine: LabEngine, container: str, profile: DistroProfile, context: dict[str, str]) -> list[str]:
+    """Apply steps 2, 3 and 5 to a created, not yet started PC; returns what was written."""
+    steps = steps_for(profile)
+    written: list[str] = []
+    services: list[str] = []
+    ports: list[tuple[str, str]] = []
+    edits_by_path: dict[str, list] = {}
+    for number in OFFLINE_STEPS:
+        step = steps[number]
+        s, p = _firewall_change(step.firewall)
+        services += s
+        ports += p
+        for edit in step.edits:
+            edits_by_path.setdefault(edit.path, []).append(edit.render(context))
+    files: dict[str, tuple[bytes, int]] = {}
+    for path, edits in edits_by_path.items():
+        raw = engine.get_file(container, path)
+        if raw is None:
+            raise FileNotFoundError(f"{container}: {path} is missing from the configured image")
+        text = raw.decode()
+        for edit in edits:
+            text, _ = apply_edit(text, edit)
+        files[path] = (text.encode(), 0o644)
+    zone = engine.get_file(container, profile.paths["firewalld_zone"]) or engine.get_file(
+        container, profile.paths["firewalld_zone_stock"]
+    )
+    if zone is None:
+        raise FileNotFoundError(f"{container}: firewalld's public zone is missing")
+    files[profile.paths["firewalld_zone"]] = (add_to_zone(zone.decode(), services, ports).encode(), 0o644)
+    engine.put_files(container, files)
+    written += list(files)
+    for verb, unit in steps[5].systemctl:
+        if verb == "enable":
+            link = f"/etc/systemd/system/multi-user.target.wants/{unit}"
+            engine.put_symlink(container, link, f"{profile.paths['unit_dir']}/{unit}")
+            written.append(link)
+    return written
