@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from datetime import datetime, timezone
@@ -148,39 +149,26 @@ def _one_way(
     message_id = f"<labsim.{uuid.uuid4().hex[:16]}@{src.fqdn}>"
     text = _message(src_addr, dst_addr, subject, body, message_id, in_reply_to)
     since = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    # The sender's side in one process: dig, the SMTP submission as the student, Postfix's relay (its log,
-    # which needs root to read the journal).
-    side = run_client(engine, src, None, {
-        "op": "submit", "user": src_user,
-        "queries": [[src.smtp_name + ".", "A"], [dst.fqdn + ".", "MX"], [dst.fqdn + ".", "A"]],
-        "smtp": {"server": src.smtp_name, "helo": src.fqdn, "mail_from": src_addr, "rcpt_to": dst_addr,
-                 "message": text, "timeout": min(timeout, 10)},
-        "follow": {"rcpt": dst_addr, "timeout": timeout, "since": since},
-    })
-    dns_hop = _dns_hop(src, dst, side["dig"])
-    report.hops.append(dns_hop)
-    if not dns_hop.ok:
-        raise dns_hop.data.pop("failure")
-    submit = side["smtp"]
-    hop = Hop("smtp", src.name, submit["ok"], submit["timings"].get("total", 0.0),
-              [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in submit["dialogue"]], submit)
-    hop.lines.insert(0, f"{src_user}@{src.name} -> {src.smtp_name} ({submit.get('address', '?')}):25")
-    report.hops.append(hop)
-    if not submit["ok"]:
-        raise _smtp_fix(src, submit)
-    relay = side["follow"]
-    report.hops.append(Hop("relay", src.name, relay["ok"], _log_span(relay["lines"]), relay["lines"], relay))
-    if not relay["ok"]:
-        raise _relay_fix(src, dst, relay["status"], relay["lines"])
-    final = next((line for line in relay["lines"] if "status=sent" in line), "")
-    dst_qid = final.rsplit("queued as ", 1)[1].rstrip(")").strip() if "queued as " in final else ""
-    # The recipient's side: Postfix's delivery into the Maildir, then POP3 as the student, in one process.
-    side = run_client(engine, dst, None, {
+    # Both sides run at once, one process each: the recipient's side waits in its journal for the
+    # Message-ID to arrive while the sender's side digs, submits as the student, and follows its relay.
+    receive_args = {
         "op": "receive", "user": dst_user,
-        "follow": {"qid": dst_qid, "rcpt": dst_addr, "timeout": timeout, "since": since},
+        "follow": {"message_id": message_id, "rcpt": dst_addr, "timeout": timeout, "since": since},
         "pop3": {"server": dst.pop_name, "user": dst_user, "password": password, "message_id": message_id,
                  "wait": 5, "timeout": min(timeout, 10)},
-    })
+    }
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        receiving = pool.submit(run_client, engine, dst, None, receive_args)
+        try:
+            _sender_side(engine, report, src, src_user, dst, src_addr, dst_addr, text, since, timeout)
+        except BaseException:
+            # Nothing will arrive: stop the recipient's side instead of letting it wait for the timeout.
+            engine.exec(dst.container, ["pkill", "-f", message_id.strip("<>").split("@")[0]])
+            receiving.exception()
+            raise
+        side = receiving.result()
+    relay = next(h for h in reversed(report.hops) if h.name == "relay").data
+    dst_qid = side["follow"].get("qid") or ""
     delivery = side["follow"]
     report.hops.append(Hop("delivery", dst.name, delivery["ok"], _log_span(delivery["lines"]), delivery["lines"], delivery))
     if not delivery["ok"]:
@@ -203,6 +191,35 @@ def _one_way(
         raise _pop_fix(dst, dst_user, pop)
     _verify(pop["message"], message_id, src_addr, dst_addr, subject, body)
     return message_id
+
+
+def _sender_side(
+    engine: LabEngine, report: SendReport, src: LabHost, src_user: str, dst: LabHost, src_addr: str, dst_addr: str,
+    text: str, since: str, timeout: float,
+) -> None:
+    """dig, the SMTP submission as the student, and Postfix's relay (its log, read as root), in one process."""
+    side = run_client(engine, src, None, {
+        "op": "submit", "user": src_user,
+        "queries": [[src.smtp_name + ".", "A"], [dst.fqdn + ".", "MX"], [dst.fqdn + ".", "A"]],
+        "smtp": {"server": src.smtp_name, "helo": src.fqdn, "mail_from": src_addr, "rcpt_to": dst_addr,
+                 "message": text, "timeout": min(timeout, 10)},
+        "follow": {"rcpt": dst_addr, "timeout": timeout, "since": since},
+    })
+    dns_hop = _dns_hop(src, dst, side["dig"])
+    report.hops.append(dns_hop)
+    if not dns_hop.ok:
+        raise dns_hop.data.pop("failure")
+    submit = side["smtp"]
+    hop = Hop("smtp", src.name, submit["ok"], submit["timings"].get("total", 0.0),
+              [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in submit["dialogue"]], submit)
+    hop.lines.insert(0, f"{src_user}@{src.name} -> {src.smtp_name} ({submit.get('address', '?')}):25")
+    report.hops.append(hop)
+    if not submit["ok"]:
+        raise _smtp_fix(src, submit)
+    relay = side["follow"]
+    report.hops.append(Hop("relay", src.name, relay["ok"], _log_span(relay["lines"]), relay["lines"], relay))
+    if not relay["ok"]:
+        raise _relay_fix(src, dst, relay["status"], relay["lines"])
 
 
 def _log_span(lines: list[str]) -> float:
