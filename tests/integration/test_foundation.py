@@ -178,3 +178,16 @@ def test_two_labs_side_by_side(configured_lab, initial_lab):
     assert both.returncode == 2 and "several labs are up" in both.stderr
     assert json.loads(initial_lab.cli("status", "--json", check=True).stdout)["stage"] == "initial"
     assert json.loads(configured_lab.cli("status", "--json", check=True).stdout)["stage"] == "configured"
+
+
+def test_shell_gives_a_students_login_on_a_terminal(configured_lab):
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m labsim shell pc12 --user saito --lab it-conf"
+    result = subprocess.run(["script", "-qec", command, "/dev/null"], input="whoami; pwd; exit\n",
+                            capture_output=True, text=True, timeout=60)
+    out = result.stdout.replace("\r", "")
+    assert "\nsaito\n/home/saito\n" in out, out
+    refused = configured_lab.cli("shell", "pc12", "--user", "user5")
+    assert refused.returncode == 2 and "pc12 has no user 'user5'" in refused.stderr
