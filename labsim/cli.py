@@ -14,14 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import lab as lab_ops
 from .engine import LabEngine, default_engine
 from .errors import LabsimError, UserInputError
 from .hosts import find_host, select_lab
-from .images import choose_distro, ensure_images
+from .parallel import DEFAULT_WORKERS
 from .progress import Progress
 from .resources import default_topology
-from .topology import json_schema, load_plan
+
+# The library's heavier modules (pydantic models, zone building) are imported by the commands that use
+# them, so that `labsim exec` and `labsim exercise` start fast.
 
 app = typer.Typer(
     help="labsim: the mail lab of a networking class as containers (one virtual PC per student, a BIND server).",
@@ -77,11 +78,13 @@ class _ProgressView:
 def up(
     topology: Optional[Path] = typer.Argument(None, help="topology file (default: the shipped 40-PC class)"),
     stage: Optional[str] = typer.Option(None, "--stage", help="initial | configured (overrides the topology)"),
-    workers: int = typer.Option(lab_ops.DEFAULT_WORKERS, "--workers", min=1, max=64, help="containers created at once"),
+    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64, help="containers created at once"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
 ) -> None:
     """Build what is missing, start the lab, return when every host is ready."""
+    from . import lab as lab_ops
     from .steps.apply import apply_configured
+    from .topology import load_plan
 
     if stage is not None and stage not in ("initial", "configured"):
         raise UserInputError(f"--stage {stage}: unknown stage; use initial or configured")
@@ -108,6 +111,8 @@ def down(
     purge: bool = typer.Option(False, "--purge", help="also remove the lab's volumes (homes, mail queues) and passwords"),
 ) -> None:
     """Remove the lab's containers and network (found by label); --purge also its volumes."""
+    from . import lab as lab_ops
+
     engine = _engine()
     result = lab_ops.down(engine, lab, purge=purge)
     extra = f", {len(result.volumes)} volumes" if purge else " (volumes kept; --purge removes them)"
@@ -121,6 +126,8 @@ def status(
     users: bool = typer.Option(False, "--users", help="also show each PC's users and passwords"),
 ) -> None:
     """Table of the lab's hosts: FQDN, address, role, state, services."""
+    from . import lab as lab_ops
+
     result = lab_ops.status(_engine(), lab, with_users=users)
     if as_json:
         print(json.dumps(asdict(result), indent=2))
@@ -189,6 +196,8 @@ def build(
     force: bool = typer.Option(False, "--force", help="rebuild even when up to date"),
 ) -> None:
     """Build the images ahead of time (base, DNS, PC per stage)."""
+    from .images import choose_distro, ensure_images
+
     if distro not in ("auto", "centos", "debian"):
         raise UserInputError(f"--distro {distro}: unknown distro; use auto, centos or debian")
     engine = _engine()
@@ -209,6 +218,8 @@ def build(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the topology format (for editors)."""
+    from .topology import json_schema
+
     print(json.dumps(json_schema(), indent=2))
 
 

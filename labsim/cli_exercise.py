@@ -46,8 +46,9 @@ def send(
     from .exercise.send import send_exercise
 
     engine, name = _lab(lab)
-    src_host, src_user = parse_user_at_host(engine, name, src)
-    dst_host, dst_user = parse_user_at_host(engine, name, dst)
+    hosts = lab_hosts(engine, name)
+    src_host, src_user = parse_user_at_host(engine, name, src, hosts)
+    dst_host, dst_user = parse_user_at_host(engine, name, dst, hosts)
     if (src_host.name, src_user) == (dst_host.name, dst_user):
         raise UserInputError(f"send {src} {dst}: sender and recipient are the same mailbox; name a classmate, e.g. pc6")
     report = send_exercise(engine, src_host, src_user, dst_host, dst_user, _password_of(name), reply=not no_reply, timeout=timeout)

@@ -85,9 +85,10 @@ def _natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def find_host(engine: LabEngine, lab: str, name: str) -> LabHost:
-    """A host by name (pc5), FQDN, or container name; a clear error naming the known ones otherwise."""
-    hosts = lab_hosts(engine, lab)
+def find_host(engine: LabEngine, lab: str, name: str, hosts: list[LabHost] | None = None) -> LabHost:
+    """A host by name (pc5), FQDN, or container name; a clear error naming the known ones otherwise.
+    ``hosts`` saves a lookup when the caller already listed the lab's hosts."""
+    hosts = hosts if hosts is not None else lab_hosts(engine, lab)
     for host in hosts:
         if name in (host.name, host.fqdn, host.container):
             return host
@@ -95,10 +96,10 @@ def find_host(engine: LabEngine, lab: str, name: str) -> LabHost:
     raise UserInputError(f"no host '{name}' in lab '{lab}' (hosts: {known}); check the name with `labsim status`")
 
 
-def parse_user_at_host(engine: LabEngine, lab: str, text: str) -> tuple[LabHost, str]:
+def parse_user_at_host(engine: LabEngine, lab: str, text: str, hosts: list[LabHost] | None = None) -> tuple[LabHost, str]:
     """`pc5` (that PC's first user) or `user5@pc5` -> (host, user)."""
     user, _, host_name = text.rpartition("@")
-    host = find_host(engine, lab, host_name)
+    host = find_host(engine, lab, host_name, hosts)
     if host.role != labels.ROLE_PC:
         raise UserInputError(f"'{host_name}' is the lab's DNS server, not a PC; name a PC such as pc5")
     if not user:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, TypeVar
+from typing import Callable
 
 from . import labels
 from .containers import container_name, dns_spec, network_name, pc_spec, volume_names
@@ -15,26 +14,12 @@ from .errors import LabsimError, UserInputError
 from .hosts import LabHost, lab_hosts, select_lab
 from .images import DistroChoice, choose_distro, ensure_images
 from .profiles import get_profile
+from .parallel import DEFAULT_WORKERS, parallel
 from .progress import Progress, ProgressFn, no_progress
 from .readiness import Readiness, require_ready, wait_dns, wait_pc
 from .state import load_passwords, remove_state, resolve_passwords, save_passwords
 from .steps.offline import preconfigure
 from .topology import LabPlan
-
-T = TypeVar("T")
-R = TypeVar("R")
-DEFAULT_WORKERS = 8
-
-
-def parallel(items: Iterable[T], fn: Callable[[T], R], workers: int = DEFAULT_WORKERS) -> list[R]:
-    """Run ``fn`` over ``items`` in a bounded pool; results in input order; the first error is raised."""
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        return [f.result() for f in futures]
-
 
 @dataclass
 class UpResult:

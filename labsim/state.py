@@ -6,8 +6,10 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .topology import LabPlan
+if TYPE_CHECKING:
+    from .topology import LabPlan
 
 _ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -55,7 +57,7 @@ def remove_state(lab: str) -> None:
     state_path(lab).unlink(missing_ok=True)
 
 
-def resolve_passwords(plan: LabPlan) -> dict[str, dict[str, str]]:
+def resolve_passwords(plan: "LabPlan") -> dict[str, dict[str, str]]:
     """Passwords for every user of the plan: the topology's, else the kept ones, else new random ones."""
     kept = load_passwords(plan.name)
     result: dict[str, dict[str, str]] = {}

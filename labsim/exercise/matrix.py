@@ -30,7 +30,7 @@ class MatrixReport:
 
 def matrix_exercise(engine: LabEngine, pcs: list[LabHost], password_of, timeout: float = 120.0, workers: int = 16) -> MatrixReport:
     """Submit one message for every ordered pair (one SMTP session per sender), then collect by POP3 per receiver."""
-    from ..lab import parallel
+    from ..parallel import parallel
 
     report = MatrixReport([p.name for p in pcs])
     started = time.monotonic()

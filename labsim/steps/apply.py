@@ -79,11 +79,14 @@ def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None)
     context = lab_context(host)
     outcome = StepOutcome(step_no, False)
     if step_no == 1:
-        for name in (host.smtp_name, f"smtp.{host.domain}", host.pop_name):
-            answer = _run(engine, host, ["dig", "+short", name + "."], f"dig {name}.").strip()
+        names = [host.smtp_name, f"smtp.{host.domain}", host.pop_name]
+        script = "; ".join(f'echo "{n}. $(dig +short {n}. | head -1)"' for n in names)
+        answers = dict(line.split(" ", 1) if " " in line else (line, "") for line in _run(engine, host, ["sh", "-c", script], "dig").splitlines())
+        for name in names:
+            answer = answers.get(name + ".", "").strip()
             if not answer:
                 raise CheckFailed(f"{host.name}: `dig {name}.` gives no answer; the lab's zone lacks it")
-            outcome.actions.append(f"dig {name}. -> {answer.split()[0]}")
+            outcome.actions.append(f"dig {name}. -> {answer}")
         return outcome
     if step_no == 2:
         calls, outcome.changed = _firewall(engine, host, step.firewall)
@@ -130,8 +133,8 @@ def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None)
             wanted = muttrc(user, host.fqdn, host.smtp_name, host.pop_name).encode()
             if engine.get_file(host.container, path) == wanted:
                 continue
-            ids = _run(engine, host, ["id", "-u", user], f"id {user}").strip(), _run(engine, host, ["id", "-g", user], f"id {user}").strip()
-            engine.put_files(host.container, {path: (wanted, 0o600)}, owner=(int(ids[0]), int(ids[1])))
+            uid, gid = _run(engine, host, ["stat", "-c", "%u %g", f"/home/{user}"], f"stat /home/{user}").split()
+            engine.put_files(host.container, {path: (wanted, 0o600)}, owner=(int(uid), int(gid)))
             outcome.actions.append(f"wrote {path}")
             outcome.changed = True
         return outcome
@@ -150,7 +153,7 @@ def apply_steps(
     progress: ProgressFn = no_progress, workers: int = 8,
 ) -> list[HostOutcome]:
     """Apply ``steps`` in order on each host (hosts in parallel)."""
-    from ..lab import parallel
+    from ..parallel import parallel
 
     done = [0]
 

@@ -276,7 +276,7 @@ def check_hosts(engine: LabEngine, hosts: list[LabHost], steps: tuple[int, ...],
     """Grade every host; each uses the next PC of the lab as its classmate."""
     from .. import labels
     from ..hosts import lab_hosts
-    from ..lab import parallel
+    from ..parallel import parallel
 
     if not hosts:
         return []
