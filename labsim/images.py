@@ -64,6 +64,11 @@ def ensure_base(engine: LabEngine, profile: DistroProfile, progress: ProgressFn 
     if engine.image_labels(profile.base_image) is not None:
         return
     if profile.base_pullable:
+        if os.environ.get("LABSIM_NO_PULL") == "1":
+            raise EngineError(
+                f"base image {profile.base_image} is not present and pulling is off (LABSIM_NO_PULL=1); "
+                f"use `distro: debian` (built offline) or load the image with `docker load`"
+            )
         progress(Progress("base", profile.base_image, "pulling"))
         if not engine.pull(profile.base_image):
             raise EngineError(

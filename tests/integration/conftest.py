@@ -22,6 +22,7 @@ from labsim.topology import parse_plan
 def state_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("labsim-state")
     os.environ["LABSIM_STATE_DIR"] = str(path)
+    os.environ["LABSIM_NO_PULL"] = "1"  # tests talk to no registry (traffic rules)
     return path
 
 

@@ -191,3 +191,26 @@ def test_shell_gives_a_students_login_on_a_terminal(configured_lab):
     assert "\nsaito\n/home/saito\n" in out, out
     refused = configured_lab.cli("shell", "pc12", "--user", "user5")
     assert refused.returncode == 2 and "pc12 has no user 'user5'" in refused.stderr
+
+
+def test_unavailable_base_image_is_one_line_and_creates_nothing(engine, tmp_path):
+    topo = tmp_path / "centos.yml"
+    topo.write_text(LIFECYCLE.replace("it-life", "it-centos").replace("10.213.3.", "10.213.6.").replace("distro: debian", "distro: centos"))
+    result = labsim("up", str(topo), "--quiet")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "base image quay.io/centos/centos:stream9 is not present" in result.stderr and "distro: debian" in result.stderr
+    assert _objects(engine, "it-centos") == ([], [], [])
+
+
+def test_auto_distro_falls_back_to_debian_and_says_why(engine):
+    from labsim.images import choose_distro
+
+    choice = choose_distro(engine, "auto")
+    assert choice.profile.name == "debian" and "CentOS base image" in choice.reason
+
+
+def test_unknown_hosts_in_send(configured_lab):
+    result = configured_lab.cli("exercise", "send", "pc5", "pc99")
+    assert result.returncode == 2 and "no host 'pc99'" in result.stderr and "Traceback" not in result.stderr
+    result = configured_lab.cli("exercise", "send", "user9@pc5", "pc6")
+    assert result.returncode == 2 and "pc5 has no user 'user9'" in result.stderr

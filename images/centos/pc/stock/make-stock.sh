@@ -31,11 +31,12 @@ for svc in cockpit dhcpv6-client ssh; do
     || echo "warning: $zone does not list $svc; labsim's CentOS profile expects it" >&2
 done
 # Nothing a container cannot use, nothing a lab PC does not need at boot (and no dnf-makecache:
-# the lab has no route out). Masked one by one: a unit this release lacks must not stop the rest.
+# the lab has no route out; no polkit or logind: root's firewall-cmd and systemctl work without them). Masked one by one: a unit this release lacks must not stop the rest.
 for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
   systemd-udev-settle.service systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount \
   sys-kernel-tracing.mount sys-fs-fuse-connections.mount dev-hugepages.mount systemd-remount-fs.service \
-  systemd-firstboot.service systemd-hwdb-update.service dnf-makecache.timer fstrim.timer; do
+  systemd-firstboot.service systemd-hwdb-update.service dnf-makecache.timer fstrim.timer \
+  polkit.service systemd-logind.service; do
   systemctl mask "$unit" >/dev/null 2>&1 || true
 done
 systemctl set-default multi-user.target
