@@ -117,8 +117,7 @@ def muttrc(user: str, fqdn: str, smtp_name: str, pop_name: str) -> str:
         "set pop_delete = no\n"
         "set ssl_starttls = no\n"
         "set ssl_force_tls = no\n"
-        'set folder = "~/Mail"\n'
-        'set record = "+sent"\n'
+        'set record = "~/sent"\n'
         "set move = no\n"
     )
 

@@ -128,3 +128,15 @@ def test_wrong_password(configured_lab):
     assert not report.ok
     assert report.failure.startswith("user6 POP3 login refused")
     assert "labsim status --users" in report.fix
+
+
+def test_the_step6_mailer_sends_through_smtp_sN(configured_lab):
+    sent = configured_lab.exec("pc7", "sh", "-c",
+                               "echo 'written in mutt' | mutt -s 'mutt on pc7' user5@pc5.s5.t3.metro-cit.ac.jp 2>&1; echo rc=$?",
+                               user="user7")
+    assert "rc=0" in sent.stdout and "failed" not in sent.stdout, sent.stdout
+    arrived = configured_lab.exec("pc5", "sh", "-c", "for i in $(seq 50); do grep -l 'Subject: mutt on pc7' "
+                                  "/home/user5/Maildir/new/* 2>/dev/null && exit 0; sleep 0.1; done; exit 1")
+    assert arrived.ok
+    headers = configured_lab.exec("pc5", "sh", "-c", f"grep -E '^(From|Received):' {arrived.stdout.split()[0]}").stdout
+    assert "user7@pc7.s7.t3.metro-cit.ac.jp" in headers and "from pc7.s7.t3.metro-cit.ac.jp" in headers
