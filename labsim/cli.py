@@ -90,8 +90,13 @@ def up(
         raise UserInputError(f"--stage {stage}: unknown stage; use initial or configured")
     plan = load_plan(topology or default_topology())
     engine = _engine()
-    with _ProgressView(quiet) as view:
-        result = lab_ops.up(engine, plan, stage=stage, progress=view, workers=workers, apply_configured=apply_configured)
+    try:
+        with _ProgressView(quiet) as view:
+            result = lab_ops.up(engine, plan, stage=stage, progress=view, workers=workers, apply_configured=apply_configured)
+    except KeyboardInterrupt:
+        raise LabsimError(
+            f"interrupted: what this run of `up` created for lab {plan.name} was removed; run `labsim up` again", 130
+        ) from None
     parts = [f"{len(result.created)} created"]
     if result.recreated:
         parts.append(f"{len(result.recreated)} recreated")

@@ -143,6 +143,8 @@ def flush(
     engine, name = _lab(lab)
     targets = [find_host(engine, name, h) for h in hosts] if hosts else [h for h in lab_hosts(engine, name) if h.role == labels.ROLE_PC]
     for t in targets:
-        result = engine.exec(t.container, ["postqueue", "-f"])
         queued = engine.exec(t.container, ["sh", "-c", "postqueue -j | wc -l"]).stdout.strip()
-        console.print(f"{t.name}: {'flushed' if result.ok else 'flush failed: ' + result.stderr.strip()}; {queued} message(s) still queued")
+        result = engine.exec(t.container, ["postqueue", "-f"])
+        if not result.ok:
+            raise CheckFailed(f"{t.name}: postqueue -f failed: {result.stderr.strip()}")
+        console.print(f"{t.name}: flushed: {queued} message(s) were queued, delivery retried now (see `labsim exec {t.name} -- mailq`)")

@@ -17,7 +17,7 @@ from .profiles import get_profile
 from .parallel import DEFAULT_WORKERS, parallel
 from .progress import Progress, ProgressFn, no_progress
 from .readiness import Readiness, require_ready, wait_dns, wait_pc
-from .state import load_passwords, remove_state, resolve_passwords, save_passwords
+from .state import load_passwords, remove_state, resolve_passwords, save_passwords, state_path
 from .steps.offline import preconfigure
 from .topology import LabPlan
 
@@ -116,6 +116,7 @@ def up(
     result = UpResult(plan.name, profile.name, choice.reason, stage, images_built=[r.tag for r in images if r.built])
 
     passwords = resolve_passwords(plan)
+    new_state = not state_path(plan.name).exists()
     result.state_file = str(save_passwords(plan.name, passwords))
     cgroup_v2 = engine.cgroup_version() >= 2
     specs: list[ContainerSpec] = [dns_spec(plan, profile, stage, image_hash[profile.image("dns")])]
@@ -200,6 +201,8 @@ def up(
             apply_configured(engine, new_pcs, progress)
     except BaseException:
         rollback.undo()
+        if new_state and rollback.network:  # nothing of this lab existed before this run
+            remove_state(plan.name)
         raise
     result.seconds = time.monotonic() - started
     return result
@@ -210,7 +213,10 @@ def down(engine: LabEngine, lab: str | None, purge: bool = False, progress: Prog
     """Remove the lab's containers and network, found by label; with ``purge`` also its volumes and state."""
     started = time.monotonic()
     engine.ping()
-    name = select_lab(engine, lab)
+    if purge and lab and (engine.volumes(labels.lab_filter(lab)) or state_path(lab).exists()):
+        name = lab  # already down, volumes kept: --purge still finds the lab by its labelled volumes
+    else:
+        name = select_lab(engine, lab)
     containers = [c.name for c in engine.containers(labels.lab_filter(name))]
     done = [0]
 

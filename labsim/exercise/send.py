@@ -10,6 +10,7 @@ from email.utils import format_datetime
 from datetime import datetime, timezone
 
 from ..engine import LabEngine
+from ..errors import LabsimError
 from ..hosts import LabHost
 from .client import run_client
 
@@ -102,8 +103,11 @@ def _relay_fix(src: LabHost, dst: LabHost, status: str, lines: list[str]) -> Exc
     last = lines[-1] if lines else ""
     reason = last.split("status=", 1)[-1] if "status=" in last else "no delivery attempt logged"
     if "Connection refused" in last:
-        return ExchangeFailed(f"deferred: {dst.name}:25 connection refused (postfix on {dst.name} listens on localhost only)",
-                              f"on {dst.name}: inet_interfaces = all, then systemctl restart postfix.service (step 3); then `labsim exercise flush {src.name}`")
+        return ExchangeFailed(
+            f"deferred: {dst.name}:25 connection refused (postfix on {dst.name} is stopped or listens on localhost only); "
+            f"the message waits in {src.name}'s queue",
+            f"on {dst.name}: systemctl start postfix.service, and inet_interfaces = all in main.cf (step 3); "
+            f"then `labsim exercise flush {src.name}`")
     if "No route to host" in last:
         return ExchangeFailed(f"deferred: {dst.name}:25 refused by {dst.name}'s firewall",
                               f"run firewall-cmd --add-service smtp on {dst.name} (step 2)")
@@ -147,6 +151,10 @@ def _one_way(
     """src_user@src sends to dst_user@dst; verified by POP3 on dst. Two exec round trips: one per side."""
     src_addr, dst_addr = src.address_of(src_user), dst.address_of(dst_user)
     message_id = f"<labsim.{uuid.uuid4().hex[:16]}@{src.fqdn}>"
+    if report.message_id:
+        report.reply_message_id = message_id
+    else:
+        report.message_id = message_id
     text = _message(src_addr, dst_addr, subject, body, message_id, in_reply_to)
     since = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     # Both sides run at once, one process each: the recipient's side waits in its journal for the
@@ -162,8 +170,12 @@ def _one_way(
         try:
             _sender_side(engine, report, src, src_user, dst, src_addr, dst_addr, text, since, timeout)
         except BaseException:
-            # Nothing will arrive: stop the recipient's side instead of letting it wait for the timeout.
-            engine.exec(dst.container, ["pkill", "-f", message_id.strip("<>").split("@")[0]])
+            # Nothing will arrive: stop the recipient's side instead of letting it wait for the timeout
+            # (best effort: the recipient's container may be stopped, which is what failed).
+            try:
+                engine.exec(dst.container, ["pkill", "-f", message_id.strip("<>").split("@")[0]])
+            except LabsimError:
+                pass
             receiving.exception()
             raise
         side = receiving.result()
@@ -265,10 +277,9 @@ def send_exercise(
     try:
         subject = f"step 7: hello from {src_user}"
         body = f"Hello {dst_user}, this is {src_user} on {src.fqdn}. (labsim exercise)"
-        report.message_id = _one_way(engine, report, src, src_user, dst, dst_user, password_of(dst.name, dst_user),
-                                     subject, body, None, timeout)
+        _one_way(engine, report, src, src_user, dst, dst_user, password_of(dst.name, dst_user), subject, body, None, timeout)
         if reply:
-            report.reply_message_id = _one_way(
+            _one_way(
                 engine, report, dst, dst_user, src, src_user, password_of(src.name, src_user), "Re: " + subject,
                 f"Hello {src_user}, got your message. {dst_user} on {dst.fqdn}.", report.message_id, timeout,
             )

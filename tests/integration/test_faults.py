@@ -273,12 +273,6 @@ def test_recipient_pc_switched_off_then_all_delivered_once(fault_lab):
     assert maildir_files(lab, "pc2", "user2") == before + BATCH
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "labsim/exercise/send.py _one_way(): the recipient's side (run_client on DST) fails at once when DST's "
-    "container is stopped, and when the sender's side then raises ExchangeFailed (relay: no delivery within the "
-    "timeout, queued) the cleanup `engine.exec(dst.container, ['pkill', ...])` raises EngineError, which replaces "
-    "the ExchangeFailed: `exercise send` exits 2 with 'error: cannot run pkill in labsim-<lab>-pc2: Container ... "
-    "is not running' and no --json report, instead of exit 1 with the relay hop saying the message is queued"))
 def test_send_to_a_switched_off_pc_says_the_message_is_queued(fault_lab):
     lab = fault_lab
     precondition_empty_queue(lab)
@@ -377,11 +371,6 @@ def test_down_then_up_keeps_mailboxes_and_queued_mail(keep_lab):
     assert code == 0, report["failure"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "labsim/lab.py down() -> labsim/hosts.py select_lab()/list_labs() know a lab only by its containers and "
-    "network, so after `labsim down LAB` (volumes kept) `labsim down LAB --purge` exits 2 with \"no lab named "
-    "'LAB'\" and the lab's volumes (homes, mail queues) and its password file stay; --purge should find the "
-    "lab by its labelled volumes (and state file) and remove them"))
 def test_purge_after_down_removes_the_kept_volumes(keep_lab):
     lab = keep_lab
     down = labsim("down", lab.name)
@@ -448,11 +437,6 @@ def test_interrupted_up_leaves_nothing_and_up_again_works(engine, interrupted_to
     assert after == {"containers": [], "networks": [], "volumes": []}, after
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "labsim/cli.py main(): typer (typer.core._main) turns KeyboardInterrupt into Exit(130), which with "
-    "standalone_mode=False is returned as the code 130, so main()'s `except KeyboardInterrupt` branch never "
-    "runs: Ctrl-C during `labsim up` exits 130 with nothing on stderr instead of the promised one line "
-    "('interrupted; what this command created was removed ...')"))
 def test_interrupted_up_says_so_in_one_line(engine, interrupted_topology):
     name, path = interrupted_topology
     purge_all(engine, name)
