@@ -71,7 +71,8 @@ class DnsEntry(_Strict):
     name: str = Field(default="ns", description="host name of the DNS server")
     address: ipaddress.IPv4Address | None = Field(default=None, description="default: .53 of the subnet")
     records: dict[str, ipaddress.IPv4Address] = Field(
-        default_factory=dict, description="extra A records inside the domain, e.g. {smtp: 192.168.0.10}"
+        default_factory=dict,
+        description="extra A records inside the domain, e.g. {smtp: 192.168.0.10}; smtp defaults to the DNS server's address",
     )
 
 
@@ -241,6 +242,9 @@ def _expand(doc: LocatedDocument, topo: Topology) -> LabPlan:
             raise fail(("dns", "records", key), f"record name '{key}' is not a valid name inside {domain}; write it like smtp")
         records[rel] = str(addr)
 
+    # Step 1 of the report looks up the school's mail name smtp.<domain>; without a record for it, it
+    # names the lab's own server.
+    records.setdefault("smtp", str(dns_addr))
     pcs: list[HostPlan] = []
     names: dict[str, tuple] = {topo.dns.name: ("dns", "name")}
     addrs: dict[str, tuple] = {str(dns_addr): ("dns", "address")}
