@@ -105,11 +105,13 @@ def main() -> None:
         t = time.monotonic()
         lab_ops.up(engine, plan, apply_configured=apply_configured, workers=8)
         run: dict = {"up_s": round(time.monotonic() - t, 1)}
+        console.print(f"{n} PCs: up {run['up_s']} s")
         time.sleep(10)  # let the class go idle before reading memory
         pcs = [h for h in lab_hosts(engine, name) if h.role == "pc"]
         mem = [engine.memory_usage(h.container) or 0 for h in pcs]
         run["idle_mib_per_pc"] = round(statistics.mean(mem) / 2**20, 1)
         run["idle_mib_total"] = round(sum(mem) / 2**20)
+        console.print(f"{n} PCs: idle {run['idle_mib_per_pc']} MiB per PC, {run['idle_mib_total']} MiB in all")
         passwords = load_passwords(name)
         pw = lambda h, u: passwords.get(h, {}).get(u, "")  # noqa: E731
         if args.stage == "configured":
@@ -123,10 +125,12 @@ def main() -> None:
                 assert report.ok, report.failure
             run["send_reply_wall_s"] = round(statistics.median(walls), 2)
             run["submit_to_maildir_s"] = round(statistics.median(maildir), 3)
+            console.print(f"{n} PCs: send+reply {run['send_reply_wall_s']} s (in-process, median of 3)")
             if n in matrix_sizes:
                 report = matrix_exercise(engine, pcs, pw)
                 run["matrix"] = {"messages": report.sent, "delivered": report.delivered, "lost": report.lost,
                                  "seconds": round(report.seconds, 1), "per_second": round(report.per_second, 1)}
+                console.print(f"{n} PCs: matrix {run['matrix']}")
         t = time.monotonic()
         lab_ops.down(engine, name, purge=True)
         run["down_s"] = round(time.monotonic() - t, 1)

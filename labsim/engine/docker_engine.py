@@ -104,10 +104,23 @@ class DockerEngine(LabEngine):
             raise EngineError(f"cannot create network {name} with subnet {subnet}: {_short(err)}") from None
 
     def remove_network(self, name: str) -> None:
-        try:
-            self.client.networks.get(name).remove()
-        except docker.errors.NotFound:
-            pass
+        """Remove a network; endpoints of just-removed containers may linger a moment, then are forced off."""
+        for attempt in range(40):
+            try:
+                self.api.remove_network(name)
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as err:
+                if "active endpoints" not in str(err) or attempt == 39:
+                    raise EngineError(f"cannot remove network {name}: {_short(err)}") from None
+                if attempt >= 10:
+                    for endpoint in (self.api.inspect_network(name).get("Containers") or {}):
+                        try:
+                            self.api.disconnect_container_from_network(endpoint, name, force=True)
+                        except docker.errors.APIError:
+                            pass
+                time.sleep(0.1)
 
     # ------------------------------------------------------------------ volumes
     def volumes(self, label_filters: list[str]) -> list[str]:
