@@ -11,7 +11,7 @@ from . import labels
 from .containers import container_name, dns_spec, network_name, pc_spec, volume_names
 from .engine import ContainerSpec, LabEngine
 from .errors import LabsimError, UserInputError
-from .hostlimits import ensure_inotify_instances
+from .hostlimits import ensure_host_limits
 from .hosts import LabHost, lab_hosts, select_lab
 from .images import DistroChoice, choose_distro, ensure_images
 from .profiles import get_profile
@@ -113,9 +113,8 @@ def up(
     progress(Progress("distro", profile.name, choice.reason))
     check_subnet_free(engine, plan)
     others = [c for c in engine.containers(labels.lab_filter(None, role=labels.ROLE_PC)) if c.labels.get(labels.LAB) != plan.name]
-    raised = ensure_inotify_instances(len(others) + len(plan.pcs))
-    if raised:
-        progress(Progress("host", "kernel", raised))
+    for change in ensure_host_limits(len(others) + len(plan.pcs)):
+        progress(Progress("host", "kernel", change))
     images = ensure_images(engine, profile, (stage,), progress=progress)
     image_hash = {r.tag: (engine.image_labels(r.tag) or {}).get(labels.BUILD_HASH, "") for r in images}
     result = UpResult(plan.name, profile.name, choice.reason, stage, images_built=[r.tag for r in images if r.built])
