@@ -224,12 +224,13 @@ def down(engine: LabEngine, lab: str | None, purge: bool = False, progress: Prog
     containers = [c.name for c in engine.containers(labels.lab_filter(name))]
     done = [0]
 
-    def remove(container: str) -> None:
+    # Stop them all at once, then remove them one by one: removing many running containers concurrently
+    # leaves the Docker engine (20.10) counting endpoints on the network that no longer exist.
+    parallel(containers, engine.kill, workers)
+    for container in containers:
         engine.remove_container(container)
         done[0] += 1
         progress(Progress("remove", container, "removed", done[0], len(containers)))
-
-    parallel(containers, remove, workers)
     nets = engine.networks(labels.lab_filter(name))
     for net in nets:
         engine.remove_network(net.name)

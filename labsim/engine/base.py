@@ -131,6 +131,10 @@ class LabEngine(ABC):
     def stop(self, name: str, timeout: int = 10) -> None: ...
 
     @abstractmethod
+    def kill(self, name: str) -> None:
+        """Stop a container at once (no-op when it is not running)."""
+
+    @abstractmethod
     def remove_container(self, name: str) -> None: ...
 
     @abstractmethod

@@ -113,7 +113,10 @@ class DockerEngine(LabEngine):
                 return
             except docker.errors.APIError as err:
                 if "active endpoints" not in str(err) or attempt == 39:
-                    raise EngineError(f"cannot remove network {name}: {_short(err)}") from None
+                    raise EngineError(
+                        f"cannot remove network {name}: {_short(err)}; the engine still counts endpoints of removed "
+                        "containers (a Docker engine bug): restart it (systemctl restart docker) and run the command again"
+                    ) from None
                 if attempt >= 10:
                     for endpoint in (self.api.inspect_network(name).get("Containers") or {}):
                         try:
@@ -192,6 +195,12 @@ class DockerEngine(LabEngine):
 
     def stop(self, name: str, timeout: int = 10) -> None:
         self.api.stop(name, timeout=timeout)
+
+    def kill(self, name: str) -> None:
+        try:
+            self.api.kill(name)
+        except docker.errors.APIError:
+            pass  # not running, or gone
 
     def remove_container(self, name: str) -> None:
         try:
