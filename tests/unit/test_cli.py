@@ -38,3 +38,25 @@ def test_bad_options_exit_2():
     assert run("apply", "--all", "--steps", "1-9").returncode == 2
     result = run("schema")
     assert result.returncode == 0 and '"title": "labsim topology"' in result.stdout
+
+
+def test_every_bad_topology_case_through_the_command_line(tmp_path, monkeypatch, capsys):
+    """The whole bad-input table through `labsim up`: one line on stderr, exit 2, no traceback, and no
+    Docker call at all (DOCKER_HOST points nowhere, so any call would fail differently)."""
+    from labsim import cli
+
+    from .test_topology import BAD
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    for case, text, line, words in BAD:
+        path = tmp_path / "class.yml"
+        path.write_text(text)
+        monkeypatch.setattr(sys, "argv", ["labsim", "up", str(path)])
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, (case, err)
+        lines = [x for x in err.splitlines() if x.strip()]
+        assert len(lines) == 1, (case, err)
+        assert lines[0].startswith(f"error: {path}"), (case, err)
+        assert "Traceback" not in err and "Docker is not running" not in err, (case, err)
