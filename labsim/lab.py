@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import labels
-from .containers import container_name, dns_spec, network_name, pc_spec, volume_names
+from .containers import dns_spec, network_name, pc_spec
 from .engine import ContainerSpec, LabEngine
-from .errors import LabsimError, UserInputError
+from .errors import UserInputError
 from .hostlimits import ensure_host_limits
 from .hosts import LabHost, lab_hosts, select_lab
 from .images import DistroChoice, choose_distro, ensure_images
-from .profiles import get_profile
 from .parallel import DEFAULT_WORKERS, parallel
 from .progress import Progress, ProgressFn, no_progress
 from .readiness import Readiness, require_ready, wait_dns, wait_pc

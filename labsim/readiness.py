@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from .engine import LabEngine
 from .errors import LabsimError
-from .hosts import LabHost
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,3 @@ def require_ready(results: list[Readiness]) -> None:
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
         raise LabsimError(f"hosts did not become ready: {shown}{more}")
 
-
-def host_is_dns(host: LabHost) -> bool:
-    return host.role == "dns"

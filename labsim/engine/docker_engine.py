@@ -7,11 +7,11 @@ import shutil
 import tarfile
 import time
 from pathlib import PurePosixPath
-from typing import Callable, Iterator
+from typing import Iterator
 
 import docker
 import docker.errors
-from docker.types import EndpointConfig, IPAMConfig, IPAMPool
+from docker.types import IPAMConfig, IPAMPool
 
 from ..errors import EngineError
 from .base import ContainerInfo, ContainerSpec, ExecResult, LabEngine, NetworkInfo

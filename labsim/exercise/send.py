@@ -137,7 +137,7 @@ def _pop_fix(host: LabHost, user: str, result: dict) -> ExchangeFailed:
             return ExchangeFailed(f"{user} POP3 login refused: {error}",
                                   f"check disable_plaintext_auth = no and ssl = no on {host.name} (step 5)")
         return ExchangeFailed(f"{user} POP3 login refused: {error}",
-                              f"check the password in `labsim status --users` and disable_plaintext_auth (step 5)")
+                              "check the password in `labsim status --users` and disable_plaintext_auth (step 5)")
     if kind == "missing":
         return ExchangeFailed(f"delivered, but {user}'s mailbox on {host.name} does not show it by POP3",
                               f"on {host.name}: mail_location = maildir:~/Maildir (step 5) and home_mailbox = Maildir/ (step 3)")

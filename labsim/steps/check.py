@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass, field
 
@@ -186,9 +185,8 @@ def check_host(engine: LabEngine, host: LabHost, peer: LabHost | None, steps: tu
     postfix_active = (active.get("postfix") or ["?"])[0] == "active"
     g.add(3, "postfix active", postfix_active, "postfix is active" if postfix_active else "postfix is not running",
           "systemctl restart postfix.service; see journalctl -u postfix@- for errors")
-    listen = " ".join(facts.get("listen", []))
-    on_all = any(p in listen for p in ("0.0.0.0:25 ", "*:25 ", "[::]:25 ")) or listen.endswith(("0.0.0.0:25", "*:25"))
-    on_all = on_all or any(line.split()[3] in ("0.0.0.0:25", "*:25", "[::]:25") for line in facts.get("listen", []) if len(line.split()) > 3)
+    local_addresses = [line.split()[3] for line in facts.get("listen", []) if len(line.split()) > 3]
+    on_all = any(addr in ("0.0.0.0:25", "*:25", "[::]:25") for addr in local_addresses)
     g.add(3, "postfix listens on all interfaces", on_all, "port 25 open on all interfaces" if on_all
           else "postfix listens on localhost only", "inet_interfaces = all in main.cf (step 3), then systemctl restart postfix.service")
     ages = {line.split()[0]: int(line.split()[1]) for line in facts.get("ages", []) if len(line.split()) == 2 and line.split()[1].isdigit()}
@@ -291,8 +289,3 @@ def check_hosts(engine: LabEngine, hosts: list[LabHost], steps: tuple[int, ...],
 
     return parallel(hosts, lambda h: check_host(engine, h, peer_of(h), steps, password_of), workers)
 
-
-def dumps(grades: list[HostGrade]) -> str:
-    from dataclasses import asdict
-
-    return json.dumps([asdict(g) for g in grades], indent=2)

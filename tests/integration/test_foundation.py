@@ -6,7 +6,7 @@ import pytest
 
 from labsim import labels
 from labsim import lab as lab_ops
-from labsim.errors import LabsimError, UserInputError
+from labsim.errors import LabsimError
 from labsim.steps.apply import apply_configured
 from labsim.topology import parse_plan
 
