@@ -102,6 +102,7 @@ def test_up_again_converges_without_duplicates(engine, configured_lab):
     plan = parse_plan(CONFIGURED, "lab.yml")
     result = lab_ops.up(engine, plan, apply_configured=apply_configured)
     assert result.created == [] and result.recreated == []
+    assert result.images_built == []  # nothing changed: nothing rebuilt
     assert sorted(result.unchanged) == ["ns", "pc12", "pc5", "pc6", "pc7"]
     assert len(engine.containers(labels.lab_filter("it-conf"))) == 5
 
