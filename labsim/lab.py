@@ -18,7 +18,7 @@ from .parallel import DEFAULT_WORKERS, parallel
 from .progress import Progress, ProgressFn, no_progress
 from .readiness import Readiness, require_ready, wait_dns, wait_pc
 from .state import load_passwords, remove_state, resolve_passwords, save_passwords, state_path
-from .steps.offline import preconfigure
+from .steps.offline import StockFiles, preconfigure
 from .topology import LabPlan
 
 @dataclass
@@ -163,6 +163,7 @@ def up(
         to_create += [s for n, s in wanted.items() if n not in current]
         total = len(to_create)
         done = [0]
+        stock = StockFiles(engine)  # one image per stage: its stock files are read once per `up`
 
         def create(spec: ContainerSpec) -> None:
             for volume in spec.volumes:
@@ -173,7 +174,7 @@ def up(
             engine.create_container(spec)
             rollback.containers.append(spec.name)
             if stage == "configured" and spec.labels[labels.ROLE] == labels.ROLE_PC:
-                preconfigure(engine, spec.name, profile, {"fqdn": spec.hostname, "subnet": plan.subnet})
+                preconfigure(engine, spec.name, profile, {"fqdn": spec.hostname, "subnet": plan.subnet}, stock)
             engine.start(spec.name)
             done[0] += 1
             progress(Progress("create", spec.labels[labels.HOST], "started", done[0], total))

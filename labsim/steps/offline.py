@@ -10,6 +10,7 @@ report's commands leave them in, so nothing needs restarting. `labsim check` ver
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 
 from ..engine import LabEngine
@@ -59,8 +60,31 @@ def _firewall_change(args: tuple[str, ...]) -> tuple[list[str], list[tuple[str, 
     return services, ports
 
 
-def preconfigure(engine: LabEngine, container: str, profile: DistroProfile, context: dict[str, str]) -> list[str]:
-    """Apply steps 2, 3 and 5 to a created, not yet started PC; returns what was written."""
+class StockFiles:
+    """The stock files of one image, read from the first PC created from it and reused for the others
+    (every PC of a lab starts from the same image, so their stock files are the same)."""
+
+    def __init__(self, engine: LabEngine) -> None:
+        self.engine = engine
+        self._cache: dict[str, bytes | None] = {}
+        self._lock = threading.Lock()
+
+    def read(self, container: str, path: str) -> bytes | None:
+        with self._lock:
+            if path in self._cache:
+                return self._cache[path]
+        content = self.engine.get_file(container, path)
+        with self._lock:
+            self._cache[path] = content
+        return content
+
+
+def preconfigure(
+    engine: LabEngine, container: str, profile: DistroProfile, context: dict[str, str], stock: StockFiles | None = None,
+) -> list[str]:
+    """Apply steps 2, 3 and 5 to a created, not yet started PC; returns what was written. ``stock`` shares
+    the reads of the image's stock files between the PCs of one `up`."""
+    read = stock.read if stock is not None else engine.get_file
     steps = steps_for(profile)
     written: list[str] = []
     services: list[str] = []
@@ -75,16 +99,14 @@ def preconfigure(engine: LabEngine, container: str, profile: DistroProfile, cont
             edits_by_path.setdefault(edit.path, []).append(edit.render(context))
     files: dict[str, tuple[bytes, int]] = {}
     for path, edits in edits_by_path.items():
-        raw = engine.get_file(container, path)
+        raw = read(container, path)
         if raw is None:
             raise FileNotFoundError(f"{container}: {path} is missing from the configured image")
         text = raw.decode()
         for edit in edits:
             text, _ = apply_edit(text, edit)
         files[path] = (text.encode(), 0o644)
-    zone = engine.get_file(container, profile.paths["firewalld_zone"]) or engine.get_file(
-        container, profile.paths["firewalld_zone_stock"]
-    )
+    zone = read(container, profile.paths["firewalld_zone"]) or read(container, profile.paths["firewalld_zone_stock"])
     if zone is None:
         raise FileNotFoundError(f"{container}: firewalld's public zone is missing")
     files[profile.paths["firewalld_zone"]] = (add_to_zone(zone.decode(), services, ports).encode(), 0o644)
