@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..engine import LabEngine
+from ..engine import ExecResult, LabEngine
 from ..errors import CheckFailed
 from ..hosts import LabHost
 from ..profiles import get_profile
@@ -31,12 +31,17 @@ def lab_context(host: LabHost) -> dict[str, str]:
     return {"fqdn": host.fqdn, "subnet": host.subnet}
 
 
-def _run(engine: LabEngine, host: LabHost, argv: list[str], what: str) -> str:
+def _checked(engine: LabEngine, host: LabHost, argv: list[str], what: str) -> ExecResult:
+    """Run a command on the PC; a failure raises with the command's last line of output."""
     result = engine.exec(host.container, argv)
     if not result.ok:
         detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exit_code}"]
         raise CheckFailed(f"{host.name}: {what} failed: {detail[0]}")
-    return result.stdout
+    return result
+
+
+def _run(engine: LabEngine, host: LabHost, argv: list[str], what: str) -> str:
+    return _checked(engine, host, argv, what).stdout
 
 
 def _firewall(engine: LabEngine, host: LabHost, args: tuple[str, ...]) -> tuple[list[str], bool]:
@@ -44,10 +49,7 @@ def _firewall(engine: LabEngine, host: LabHost, args: tuple[str, ...]) -> tuple[
     calls = [["firewall-cmd", *args], ["firewall-cmd", "--permanent", *args]]
     changed = False
     for argv in calls:
-        result = engine.exec(host.container, argv)
-        if not result.ok:
-            detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exit_code}"]
-            raise CheckFailed(f"{host.name}: {' '.join(argv)} failed: {detail[0]}")
+        result = _checked(engine, host, argv, " ".join(argv))
         changed = changed or "ALREADY_ENABLED" not in (result.stdout + result.stderr)
     return [" ".join(argv) for argv in calls], changed
 
