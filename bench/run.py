@@ -29,7 +29,6 @@ from labsim.hosts import find_host, lab_hosts
 from labsim.images import ensure_images
 from labsim.profiles import get_profile
 from labsim.state import load_passwords
-from labsim.steps.apply import apply_configured
 from labsim.topology import parse_plan
 
 TARGETS = {
@@ -103,7 +102,7 @@ def main() -> None:
         cleanup(engine, name)
         plan = parse_plan(topology(n, args.stage), f"bench{n}.yml")
         t = time.monotonic()
-        lab_ops.up(engine, plan, apply_configured=apply_configured, workers=8)
+        lab_ops.up(engine, plan, workers=8)
         run: dict = {"up_s": round(time.monotonic() - t, 1)}
         console.print(f"{n} PCs: up {run['up_s']} s")
         time.sleep(10)  # let the class go idle before reading memory

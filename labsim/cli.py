@@ -83,7 +83,6 @@ def up(
 ) -> None:
     """Build what is missing, start the lab, return when every host is ready."""
     from . import lab as lab_ops
-    from .steps.apply import apply_configured
     from .topology import load_plan
 
     if stage is not None and stage not in ("initial", "configured"):
@@ -92,7 +91,7 @@ def up(
     engine = _engine()
     try:
         with _ProgressView(quiet) as view:
-            result = lab_ops.up(engine, plan, stage=stage, progress=view, workers=workers, apply_configured=apply_configured)
+            result = lab_ops.up(engine, plan, stage=stage, progress=view, workers=workers)
     except KeyboardInterrupt:
         raise LabsimError(
             f"interrupted: what this run of `up` created for lab {plan.name} was removed; run `labsim up` again", 130

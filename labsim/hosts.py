@@ -46,6 +46,11 @@ class LabHost:
     def pop_name(self) -> str:
         return f"pop.{self.subdomain}.{self.domain}"
 
+    @property
+    def lab_names(self) -> list[str]:
+        """The names step 1 looks up: this PC's SMTP and POP servers, and the school's SMTP server."""
+        return [self.smtp_name, f"smtp.{self.domain}", self.pop_name]
+
     def address_of(self, user: str) -> str:
         """The mail address of one of this PC's users."""
         return f"{user}@{self.fqdn}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import labels
 from .containers import dns_spec, network_name, pc_spec
@@ -18,7 +17,7 @@ from .parallel import DEFAULT_WORKERS, parallel
 from .progress import Progress, ProgressFn, no_progress
 from .readiness import Readiness, require_ready, wait_dns, wait_pc
 from .state import load_passwords, remove_state, resolve_passwords, save_passwords, state_path
-from .steps.offline import StockFiles, preconfigure
+from .steps.offline import StockFiles, configured_files
 from .topology import LabPlan
 
 @dataclass
@@ -101,9 +100,12 @@ class _Rollback:
 
 def up(
     engine: LabEngine, plan: LabPlan, stage: str | None = None, progress: ProgressFn = no_progress,
-    workers: int = DEFAULT_WORKERS, apply_configured: Callable[[LabEngine, list[LabHost], ProgressFn], None] | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> UpResult:
-    """Build what is missing, create or converge every host, return when all are ready."""
+    """Build what is missing, create or converge every host, return when all are ready.
+
+    A configured PC gets steps 2, 3 and 5 as files before it boots (steps/offline.py), step 4 from its
+    image and step 6 from its first boot; readiness then checks step 1 (the lab's names resolve on the PC)."""
     started = time.monotonic()
     engine.ping()
     stage = stage or plan.stage
@@ -173,8 +175,13 @@ def up(
                     rollback.volumes.append(volume)
             engine.create_container(spec)
             rollback.containers.append(spec.name)
+            files, symlinks = dict(spec.files), {}
             if stage == "configured" and spec.labels[labels.ROLE] == labels.ROLE_PC:
-                preconfigure(engine, spec.name, profile, {"fqdn": spec.hostname, "subnet": plan.subnet}, stock)
+                prepared = configured_files(spec.name, profile, {"fqdn": spec.hostname, "subnet": plan.subnet}, stock.read)
+                files.update(prepared.files)
+                symlinks = prepared.symlinks
+            if files or symlinks:
+                engine.put_files(spec.name, files, symlinks=symlinks)  # one archive operation per host
             engine.start(spec.name)
             done[0] += 1
             progress(Progress("create", spec.labels[labels.HOST], "started", done[0], total))
@@ -194,15 +201,12 @@ def up(
             if host.role == labels.ROLE_DNS:
                 res = wait_dns(engine, spec.name, host.name, plan.domain)
             else:
-                res = wait_pc(engine, spec.name, host.name, need_pop3=stage == "configured")
+                res = wait_pc(engine, spec.name, host.name, need_pop3=stage == "configured", names=host.lab_names)
             ready_done[0] += 1
             progress(Progress("ready", host.name, "ready" if res.ready else res.detail, ready_done[0], len(specs)))
             return res
 
         require_ready(parallel(specs, ready, workers * 2))
-        new_pcs = [hosts[s.name] for s in to_create if s.labels[labels.ROLE] == labels.ROLE_PC]
-        if stage == "configured" and new_pcs and apply_configured is not None:
-            apply_configured(engine, new_pcs, progress)
     except BaseException:
         rollback.undo()
         if new_state and rollback.network:  # nothing of this lab existed before this run

@@ -25,9 +25,13 @@ def parse_facts(line: str) -> dict[str, str]:
     return facts
 
 
-def wait_pc(engine: LabEngine, container: str, host: str, need_pop3: bool, timeout: int = 180) -> Readiness:
-    """Block until the PC has booted (systemd running) and Postfix (and Dovecot when needed) answer."""
-    result = engine.exec(container, ["/usr/local/sbin/labsim-ready", str(timeout)])
+def wait_pc(
+    engine: LabEngine, container: str, host: str, need_pop3: bool, names: list[str] | None = None, timeout: int = 180,
+) -> Readiness:
+    """Block until the PC has booted (systemd running) and Postfix (and Dovecot when needed) answer, and
+    ``names`` resolve through the lab's DNS on the PC (step 1); all in one exec."""
+    names = [n.rstrip(".") + "." for n in names or []]
+    result = engine.exec(container, ["/usr/local/sbin/labsim-ready", str(timeout), *names])
     facts = parse_facts(result.stdout.strip())
     problems = []
     if facts.get("state") != "running":
@@ -40,6 +44,9 @@ def wait_pc(engine: LabEngine, container: str, host: str, need_pop3: bool, timeo
         problems.append("firewalld is not active")
     if need_pop3 and facts.get("pop3") != "answering":
         problems.append("dovecot is not answering on port 110")
+    if names and facts.get("dns") != "ok":
+        missing = (facts.get("dns") or "").removeprefix("missing:") or ", ".join(names)
+        problems.append(f"`dig {missing.split(',')[0]}` gives no answer on the PC; the lab's DNS lacks it or does not answer")
     detail = "; ".join(problems)
     return Readiness(host, not problems, facts, detail)
 

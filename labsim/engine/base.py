@@ -35,12 +35,13 @@ class ContainerSpec:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> path in container
+    empty_volumes: list[str] = field(default_factory=list)  # volumes that start empty, not as a copy of the image's files
     binds: dict[str, str] = field(default_factory=dict)  # host path -> "path:mode"
     sysctls: dict[str, str] = field(default_factory=dict)
     dns: list[str] = field(default_factory=list)
     cgroupns_host: bool = False
     stop_signal: str | None = None
-    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # put in before start: path -> (data, mode)
+    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # `up` writes them before start: path -> (data, mode)
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,11 @@ class LabEngine(ABC):
     def remove_container(self, name: str) -> None: ...
 
     @abstractmethod
-    def put_files(self, name: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] = (0, 0)) -> None: ...
-
-    @abstractmethod
-    def put_symlink(self, name: str, path: str, target: str) -> None:
-        """Create (or replace) a symbolic link in the container."""
+    def put_files(
+        self, name: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] = (0, 0),
+        symlinks: dict[str, str] | None = None,
+    ) -> None:
+        """Write files (path -> (data, mode)) and symbolic links (path -> target), all in one operation."""
 
     @abstractmethod
     def get_file(self, name: str, path: str) -> bytes | None:

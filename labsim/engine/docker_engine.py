@@ -158,7 +158,7 @@ class DockerEngine(LabEngine):
         return result
 
     def create_container(self, spec: ContainerSpec) -> str:
-        mounts = [f"{vol}:{path}:rw" for vol, path in spec.volumes.items()]
+        mounts = [f"{vol}:{path}:{'rw,nocopy' if vol in spec.empty_volumes else 'rw'}" for vol, path in spec.volumes.items()]
         mounts += [f"{src}:{dst}" for src, dst in spec.binds.items()]
         host_config = self.api.create_host_config(
             binds=mounts,
@@ -183,8 +183,6 @@ class DockerEngine(LabEngine):
             )
         except docker.errors.APIError as err:
             raise EngineError(f"cannot create container {spec.name}: {_short(err)}") from None
-        if spec.files:
-            self.put_files(spec.name, spec.files)
         return created["Id"]
 
     def start(self, name: str) -> None:
@@ -211,44 +209,18 @@ class DockerEngine(LabEngine):
             if "already in progress" not in str(err):
                 raise
 
-    def put_files(self, name: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] = (0, 0)) -> None:
-        """Write files; existing parent directories keep their owner and mode (e.g. a student's home)."""
-        by_parent: dict[str, dict[str, tuple[bytes, int]]] = {}
-        for path, content in files.items():
-            posix = PurePosixPath(path)
-            by_parent.setdefault(str(posix.parent), {})[posix.name] = content
-        for parent, entries in by_parent.items():
-            try:
-                self.api.put_archive(name, parent, _tar(entries, owner))
-            except docker.errors.NotFound:
-                # The directory does not exist yet: create it (and its missing parents) from /.
-                rel = PurePosixPath(parent).relative_to("/")
-                nested = {f"{rel}/{base}": content for base, content in entries.items()}
-                self._put_root(name, nested, owner)
-            except docker.errors.APIError as err:
-                raise EngineError(f"cannot write files into {name}: {_short(err)}") from None
-
-    def _put_root(self, name: str, entries: dict[str, tuple[bytes, int]], owner: tuple[int, int]) -> None:
-        dirs = sorted({str(p) for rel in entries for p in PurePosixPath(rel).parents if str(p) != "."})
+    def put_files(
+        self, name: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] = (0, 0),
+        symlinks: dict[str, str] | None = None,
+    ) -> None:
+        """Write files (and symbolic links) in one archive operation: each one costs the engine a process.
+        Missing parent directories are created (root, 0755); existing ones keep their owner and mode."""
         try:
-            self.api.put_archive(name, "/", _tar(entries, owner, dirs))
+            self.api.put_archive(name, "/", _tar(files, owner, symlinks or {}))
+        except docker.errors.NotFound:
+            raise EngineError(f"container {name} does not exist; run `labsim up` first") from None
         except docker.errors.APIError as err:
             raise EngineError(f"cannot write files into {name}: {_short(err)}") from None
-
-    def put_symlink(self, name: str, path: str, target: str) -> None:
-        posix = PurePosixPath(path)
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            info = tarfile.TarInfo(posix.name)
-            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, int(time.time())
-            tar.addfile(info)
-        try:
-            self.api.put_archive(name, str(posix.parent), buf.getvalue())
-        except docker.errors.NotFound:
-            self.exec(name, ["mkdir", "-p", str(posix.parent)])
-            self.api.put_archive(name, str(posix.parent), buf.getvalue())
-        except docker.errors.APIError as err:
-            raise EngineError(f"cannot write {path} into {name}: {_short(err)}") from None
 
     def get_file(self, name: str, path: str) -> bytes | None:
         try:
@@ -330,20 +302,21 @@ class DockerEngine(LabEngine):
         return argv + [name, *cmd]
 
 
-def _tar(entries: dict[str, tuple[bytes, int]], owner: tuple[int, int], dirs: list[str] | None = None) -> bytes:
-    """A tar archive of ``entries`` (relative path -> (data, mode)), preceded by ``dirs``."""
+def _tar(entries: dict[str, tuple[bytes, int]], owner: tuple[int, int], symlinks: dict[str, str]) -> bytes:
+    """A tar archive to unpack at /: ``entries`` (absolute path -> (data, mode)) and ``symlinks`` (path -> target),
+    without directory entries, so that existing directories are left as they are."""
     buf = io.BytesIO()
     now = int(time.time())
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for directory in dirs or []:
-            info = tarfile.TarInfo(directory)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
-            tar.addfile(info)
-        for rel, (data, mode) in entries.items():
-            info = tarfile.TarInfo(rel)
+        for path, (data, mode) in entries.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
             info.size, info.mode, info.mtime = len(data), mode, now
             info.uid, info.gid = owner
             tar.addfile(info, io.BytesIO(data))
+        for path, target in symlinks.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, now
+            tar.addfile(info)
     return buf.getvalue()
 
 

@@ -96,7 +96,7 @@ def _smtp_fix(host: LabHost, result: dict) -> ExchangeFailed:
     if kind == "rejected":
         return ExchangeFailed(f"{host.name}'s postfix refused `{result.get('command', '')}`: {error}",
                               f"on {host.name}: mynetworks = <lab subnet>, 127.0.0.0/8 in main.cf (step 3)")
-    return ExchangeFailed(f"SMTP to {host.smtp_name} failed: {error}", f"see `labsim exec {host.name} -- journalctl -u postfix@-`")
+    return ExchangeFailed(f"SMTP to {host.smtp_name} failed: {error}", f"see `labsim exec {host.name} -- journalctl -u postfix`")
 
 
 def _relay_fix(src: LabHost, dst: LabHost, status: str, lines: list[str]) -> ExchangeFailed:
@@ -185,7 +185,7 @@ def _one_way(
     report.hops.append(Hop("delivery", dst.name, delivery["ok"], _log_span(delivery["lines"]), delivery["lines"], delivery))
     if not delivery["ok"]:
         raise ExchangeFailed(f"{dst.name} accepted the message (queue id {dst_qid}) but did not deliver it: {delivery['status']}",
-                             f"on {dst.name}: home_mailbox = Maildir/ (step 3); look at journalctl -u postfix@-")
+                             f"on {dst.name}: home_mailbox = Maildir/ (step 3); look at journalctl -u postfix")
     delivered_at = _log_time(delivery["lines"][-1]) if delivery["lines"] else None
     submitted_at = _log_time(relay["lines"][0]) if relay["lines"] else None
     if report.submit_to_maildir is None and delivered_at is not None and submitted_at is not None:

@@ -9,8 +9,7 @@ from ..errors import CheckFailed
 from ..hosts import LabHost
 from ..profiles import get_profile
 from ..progress import Progress, ProgressFn, no_progress
-from .catalog import ALL_STEPS, Step, muttrc, steps_for
-from .offline import OFFLINE_STEPS
+from .catalog import Step, muttrc, steps_for
 
 
 @dataclass
@@ -81,7 +80,7 @@ def apply_step(engine: LabEngine, host: LabHost, step_no: int, password_of=None)
     context = lab_context(host)
     outcome = StepOutcome(step_no, False)
     if step_no == 1:
-        names = [host.smtp_name, f"smtp.{host.domain}", host.pop_name]
+        names = host.lab_names
         script = "; ".join(f'echo "{n}. $(dig +short {n}. | head -1)"' for n in names)
         answers = dict(line.split(" ", 1) if " " in line else (line, "") for line in _run(engine, host, ["sh", "-c", script], "dig").splitlines())
         for name in names:
@@ -168,15 +167,3 @@ def apply_steps(
         return outcome
 
     return parallel(hosts, one, workers)
-
-
-CONFIGURED_STEPS = tuple(s for s in ALL_STEPS if s != 7)
-ONLINE_STEPS = tuple(s for s in CONFIGURED_STEPS if s not in OFFLINE_STEPS)
-
-
-def apply_configured(engine: LabEngine, hosts: list[LabHost], progress: ProgressFn = no_progress) -> None:
-    """What `stage: configured` means: steps 1-6 on every new PC. Steps 2, 3 and 5 were applied to the
-    PC's files before it booted (steps/offline.py); 1, 4 and 6 run here, by `labsim apply`'s code."""
-    if not hosts:
-        return
-    apply_steps(engine, hosts, ONLINE_STEPS, progress=progress)

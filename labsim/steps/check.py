@@ -184,7 +184,7 @@ def check_host(engine: LabEngine, host: LabHost, peer: LabHost | None, steps: tu
     active = {line.split()[0]: line.split()[1:] for line in facts.get("active", []) if line.split()}
     postfix_active = (active.get("postfix") or ["?"])[0] == "active"
     g.add(3, "postfix active", postfix_active, "postfix is active" if postfix_active else "postfix is not running",
-          "systemctl restart postfix.service; see journalctl -u postfix@- for errors")
+          "systemctl restart postfix.service; see journalctl -u postfix for errors")
     local_addresses = [line.split()[3] for line in facts.get("listen", []) if len(line.split()) > 3]
     on_all = any(addr in ("0.0.0.0:25", "*:25", "[::]:25") for addr in local_addresses)
     g.add(3, "postfix listens on all interfaces", on_all, "port 25 open on all interfaces" if on_all

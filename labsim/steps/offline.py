@@ -1,5 +1,6 @@
 """`stage: configured` without a round trip per command: the configuration steps (2, 3 and 5)
-applied to a PC's files after it is created and before it first boots.
+applied to a PC's files after it is created and before it first boots (step 6, the students' mutt
+configuration, is written by the PC itself at first boot, once their accounts exist: see `first_boot_files`).
 
 The same step data and the same line edits as `labsim apply`, on the same stock files; the
 firewall part writes what `firewall-cmd --permanent` writes (the zone file, from the stock zone),
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import threading
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable
 
 from ..engine import LabEngine
 from ..profiles import DistroProfile
-from .catalog import steps_for
+from .catalog import muttrc, steps_for
 from .edits import apply_edit
 
 OFFLINE_STEPS = (2, 3, 5)
@@ -62,7 +65,9 @@ def _firewall_change(args: tuple[str, ...]) -> tuple[list[str], list[tuple[str, 
 
 class StockFiles:
     """The stock files of one image, read from the first PC created from it and reused for the others
-    (every PC of a lab starts from the same image, so their stock files are the same)."""
+    (every PC of a lab starts from the same image, so their stock files are the same). Concurrent
+    readers of a path wait for the first read instead of each reading it (each read is an archive
+    operation, a process of the engine)."""
 
     def __init__(self, engine: LabEngine) -> None:
         self.engine = engine
@@ -71,22 +76,26 @@ class StockFiles:
 
     def read(self, container: str, path: str) -> bytes | None:
         with self._lock:
-            if path in self._cache:
-                return self._cache[path]
-        content = self.engine.get_file(container, path)
-        with self._lock:
-            self._cache[path] = content
-        return content
+            if path not in self._cache:
+                self._cache[path] = self.engine.get_file(container, path)
+            return self._cache[path]
 
 
-def preconfigure(
-    engine: LabEngine, container: str, profile: DistroProfile, context: dict[str, str], stock: StockFiles | None = None,
-) -> list[str]:
-    """Apply steps 2, 3 and 5 to a created, not yet started PC; returns what was written. ``stock`` shares
-    the reads of the image's stock files between the PCs of one `up`."""
-    read = stock.read if stock is not None else engine.get_file
+@dataclass
+class PreparedFiles:
+    """What `stage: configured` puts into a PC before its first boot, in one archive operation."""
+
+    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (data, mode)
+    symlinks: dict[str, str] = field(default_factory=dict)  # path -> target
+
+
+def configured_files(
+    container: str, profile: DistroProfile, context: dict[str, str], read: Callable[[str, str], bytes | None],
+) -> PreparedFiles:
+    """Steps 2, 3 and 5 as files: the edited stock files, the firewalld zone, `systemctl enable`'s link.
+    ``read(container, path)`` gives a stock file of the PC's image (a :class:`StockFiles` shares the reads)."""
     steps = steps_for(profile)
-    written: list[str] = []
+    prepared = PreparedFiles()
     services: list[str] = []
     ports: list[tuple[str, str]] = []
     edits_by_path: dict[str, list] = {}
@@ -97,7 +106,6 @@ def preconfigure(
         ports += p
         for edit in step.edits:
             edits_by_path.setdefault(edit.path, []).append(edit.render(context))
-    files: dict[str, tuple[bytes, int]] = {}
     for path, edits in edits_by_path.items():
         raw = read(container, path)
         if raw is None:
@@ -105,16 +113,22 @@ def preconfigure(
         text = raw.decode()
         for edit in edits:
             text, _ = apply_edit(text, edit)
-        files[path] = (text.encode(), 0o644)
+        prepared.files[path] = (text.encode(), 0o644)
     zone = read(container, profile.paths["firewalld_zone"]) or read(container, profile.paths["firewalld_zone_stock"])
     if zone is None:
         raise FileNotFoundError(f"{container}: firewalld's public zone is missing")
-    files[profile.paths["firewalld_zone"]] = (add_to_zone(zone.decode(), services, ports).encode(), 0o644)
-    engine.put_files(container, files)
-    written += list(files)
+    prepared.files[profile.paths["firewalld_zone"]] = (add_to_zone(zone.decode(), services, ports).encode(), 0o644)
     for verb, unit in steps[5].systemctl:
         if verb == "enable":
-            link = f"/etc/systemd/system/multi-user.target.wants/{unit}"
-            engine.put_symlink(container, link, f"{profile.paths['unit_dir']}/{unit}")
-            written.append(link)
-    return written
+            prepared.symlinks[f"/etc/systemd/system/multi-user.target.wants/{unit}"] = f"{profile.paths['unit_dir']}/{unit}"
+    return prepared
+
+
+def first_boot_files(users: list[str], fqdn: str, subdomain: str, domain: str) -> list[dict]:
+    """Step 6 for `labsim-init`: each student's ~/.muttrc, written once at first boot, owned by the
+    student (whose account only exists then); a file the student already has is left alone."""
+    smtp_name, pop_name = f"smtp.{subdomain}.{domain}", f"pop.{subdomain}.{domain}"
+    return [
+        {"path": f"/home/{user}/.muttrc", "owner": user, "mode": 0o600, "content": muttrc(user, fqdn, smtp_name, pop_name)}
+        for user in users
+    ]

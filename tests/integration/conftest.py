@@ -14,7 +14,6 @@ from labsim.engine import default_engine
 from labsim.errors import EngineError
 from labsim.hosts import find_host, lab_hosts
 from labsim.state import load_passwords
-from labsim.steps.apply import apply_configured
 from labsim.topology import parse_plan
 
 
@@ -78,7 +77,7 @@ def bring_up(engine, tmp_path_factory, text: str) -> RunningLab:
     path = tmp_path_factory.mktemp("topo") / "lab.yml"
     path.write_text(text)
     plan = parse_plan(text, str(path))
-    lab_ops.up(engine, plan, apply_configured=apply_configured)
+    lab_ops.up(engine, plan)
     return RunningLab(engine, plan, path)
 
 

@@ -7,7 +7,6 @@ import pytest
 from labsim import labels
 from labsim import lab as lab_ops
 from labsim.errors import LabsimError
-from labsim.steps.apply import apply_configured
 from labsim.topology import parse_plan
 
 from .conftest import CONFIGURED, labsim, purge
@@ -100,7 +99,7 @@ def test_configured_pcs_pass_every_configuration_check_and_apply_changes_nothing
 
 def test_up_again_converges_without_duplicates(engine, configured_lab):
     plan = parse_plan(CONFIGURED, "lab.yml")
-    result = lab_ops.up(engine, plan, apply_configured=apply_configured)
+    result = lab_ops.up(engine, plan)
     assert result.created == [] and result.recreated == []
     assert result.images_built == []  # nothing changed: nothing rebuilt
     assert sorted(result.unchanged) == ["ns", "pc12", "pc5", "pc6", "pc7"]
