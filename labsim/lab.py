@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from . import labels
 from .containers import dns_spec, network_name, pc_spec
-from .engine import ContainerSpec, LabEngine
+from .engine import ContainerInfo, ContainerSpec, LabEngine
 from .errors import UserInputError
 from .hostlimits import ensure_host_limits
 from .hosts import LabHost, lab_hosts, select_lab
@@ -186,18 +186,10 @@ def up(
             done[0] += 1
             progress(Progress("create", spec.labels[labels.HOST], "started", done[0], total))
 
-        # DNS first, so the PCs' first lookups find it.
-        dns_first = sorted(to_create, key=lambda s: s.labels[labels.ROLE] != labels.ROLE_DNS)
-        parallel(dns_first, create, workers)
-        for spec in to_create:
-            if spec.labels[labels.HOST] not in result.recreated:
-                result.created.append(spec.labels[labels.HOST])
-
-        hosts = {h.container: h for h in lab_hosts(engine, plan.name)}
         ready_done = [0]
 
         def ready(spec: ContainerSpec) -> Readiness:
-            host = hosts[spec.name]
+            host = LabHost.from_container(ContainerInfo(spec.name, "", spec.labels, "running", spec.image))
             if host.role == labels.ROLE_DNS:
                 res = wait_dns(engine, spec.name, host.name, plan.domain)
             else:
@@ -206,7 +198,23 @@ def up(
             progress(Progress("ready", host.name, "ready" if res.ready else res.detail, ready_done[0], len(specs)))
             return res
 
-        require_ready(parallel(specs, ready, workers * 2))
+        def bring_up(spec: ContainerSpec) -> Readiness:
+            create(spec)
+            return ready(spec)
+
+        # The DNS server first: the PCs' readiness includes their lookups (step 1). Then the PCs, at most
+        # `workers` booting at once: 40 boots at once on 2 cores cost more CPU in all than 8 at a time
+        # (each boot's processes get preempted and lose their caches), so the class is ready sooner.
+        creating = {s.name for s in to_create}
+        dns = [s for s in specs if s.labels[labels.ROLE] == labels.ROLE_DNS]
+        pcs = [s for s in specs if s.labels[labels.ROLE] != labels.ROLE_DNS]
+        results = [bring_up(s) if s.name in creating else ready(s) for s in dns]
+        require_ready(results)
+        results = parallel(pcs, lambda s: bring_up(s) if s.name in creating else ready(s), workers)
+        for spec in to_create:
+            if spec.labels[labels.HOST] not in result.recreated:
+                result.created.append(spec.labels[labels.HOST])
+        require_ready(results)
     except BaseException:
         rollback.undo()
         if new_state and rollback.network:  # nothing of this lab existed before this run

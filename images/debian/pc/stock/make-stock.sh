@@ -46,13 +46,14 @@ sed -i 's/^DefaultZone=.*/DefaultZone=public/' /etc/firewalld/firewalld.conf
 systemctl mask polkit.service systemd-logind.service getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
   systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
   systemd-remount-fs.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
-  dpkg-db-backup.timer >/dev/null 2>&1 || true
+  dpkg-db-backup.timer systemd-sysusers.service >/dev/null 2>&1 || true
 # Postfix runs as one CentOS-style postfix.service (units/postfix.service), not Debian's postfix@-.
 # Generators that find nothing in a container are skipped (they run at every boot and daemon-reload).
 mkdir -p /etc/systemd/system-generators
 for gen in postfix-instance-generator systemd-cryptsetup-generator systemd-gpt-auto-generator \
   systemd-hibernate-resume-generator systemd-integritysetup-generator systemd-veritysetup-generator \
-  systemd-system-update-generator systemd-debug-generator systemd-run-generator; do
+  systemd-system-update-generator systemd-debug-generator systemd-run-generator systemd-getty-generator \
+  systemd-sysv-generator; do
   ln -sf /dev/null "/etc/systemd/system-generators/$gen"
 done
 # With polkit and logind masked, D-Bus must not try to start them on demand: firewalld asks for polkit
