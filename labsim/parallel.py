@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-DEFAULT_WORKERS = 8
+# Four boots per core keep a 2-core machine busy without preempting each boot to death (bench: 8 on 2
+# cores beat 4, 6 and 12).
+DEFAULT_WORKERS = min(32, 4 * (os.cpu_count() or 2))
 
 
 def parallel(items: Iterable[T], fn: Callable[[T], R], workers: int = DEFAULT_WORKERS) -> list[R]:
