@@ -11,8 +11,6 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .engine import LabEngine, default_engine
 from .errors import LabsimError, UserInputError
@@ -44,6 +42,8 @@ class _ProgressView:
     """Renders library progress events as rich progress bars (one per phase) on stderr."""
 
     def __init__(self, quiet: bool = False) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
         self.quiet = quiet
         self.bar = RichProgress(
             TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -136,6 +136,8 @@ def status(
     if as_json:
         print(json.dumps(asdict(result), indent=2))
         return
+    from rich.table import Table
+
     table = Table(title=f"lab {result.lab}: {result.domain} on {result.subnet} ({result.distro}, {result.stage})")
     for column in ("host", "FQDN", "address", "role", "state", "services"):
         table.add_column(column)
@@ -210,6 +212,8 @@ def build(
     with _ProgressView() as view:
         view(Progress("distro", choice.profile.name, choice.reason))
         results = ensure_images(engine, choice.profile, stages, force=force, progress=view)
+    from rich.table import Table
+
     table = Table(title=f"images ({choice.profile.name})")
     table.add_column("image")
     table.add_column("built now")

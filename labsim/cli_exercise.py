@@ -9,7 +9,6 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from . import labels
 from .engine import default_engine
@@ -116,6 +115,8 @@ def matrix(
         print(json.dumps(asdict(report), indent=2))
     else:
         if len(targets) <= 20:
+            from rich.table import Table
+
             table = Table(title="delivered (row: sender, column: recipient)")
             table.add_column("")
             for t in targets:

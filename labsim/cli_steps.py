@@ -9,7 +9,6 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .engine import default_engine
 from .errors import CheckFailed, UserInputError
@@ -83,6 +82,8 @@ def register(app: typer.Typer) -> None:
             print(json.dumps({"lab": name, "steps": list(numbers), "hosts": [asdict(g) for g in grades],
                               "passed": failed == 0}, indent=2))
         elif all_ or len(targets) > 3:
+            from rich.table import Table
+
             table = Table(title=f"lab {name}: steps {numbers[0]}-{numbers[-1]}")
             table.add_column("PC")
             for n in numbers:

@@ -236,13 +236,18 @@ def op_follow(a):
     return {"ok": status == "sent", "status": status or "timeout", "lines": lines, "qid": qid}
 
 
-def op_dig(a):
-    """Ask the PC's resolver, with one dig process for all the queries; answers as dig shows them."""
+def _dig_start(queries):
+    """Start one dig process for all the queries (it runs while the caller does something else)."""
     argv = ["dig", "+time=2", "+tries=1"]
-    for name, rtype in a["queries"]:
+    for name, rtype in queries:
         argv += [name, rtype]
-    t = time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True).stdout
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True), time.monotonic()
+
+
+def _dig_finish(started, queries):
+    """The answers of a started dig, as dig shows them."""
+    proc, t = started
+    out = proc.communicate()[0]
     seconds = round(time.monotonic() - t, 4)
     answers = []
     section = None
@@ -257,11 +262,16 @@ def op_dig(a):
             section = None
         elif section == "answer" and line.strip() and answers:
             answers[-1]["answer"].append(" ".join(line.split()))
-    while len(answers) < len(a["queries"]):
+    while len(answers) < len(queries):
         answers.append({"status": "no answer", "answer": []})
-    for (name, rtype), answer in zip(a["queries"], answers):
-        answer.update(name=name, type=rtype, seconds=round(seconds / len(a["queries"]), 4))
+    for (name, rtype), answer in zip(queries, answers):
+        answer.update(name=name, type=rtype, seconds=round(seconds / len(queries), 4))
     return {"ok": True, "answers": answers}
+
+
+def op_dig(a):
+    """Ask the PC's resolver, with one dig process for all the queries; answers as dig shows them."""
+    return _dig_finish(_dig_start(a["queries"]), a["queries"])
 
 
 def op_smtp_batch(a):
@@ -409,9 +419,11 @@ def _as_user(user, fn, arg):
 
 
 def op_submit(a):
-    """Sender's side in one process: what DNS says, the SMTP submission (as the student), then Postfix's relay."""
-    result = {"dig": op_dig({"queries": a["queries"]})}
-    result["smtp"] = _as_user(a.get("user"), op_smtp, a["smtp"])
+    """Sender's side in one process: what DNS says, the SMTP submission (as the student), then Postfix's relay.
+    dig runs alongside the submission (it only reports what the resolver says; SMTP resolves by itself)."""
+    dig = _dig_start(a["queries"])
+    result = {"smtp": _as_user(a.get("user"), op_smtp, a["smtp"])}
+    result["dig"] = _dig_finish(dig, a["queries"])
     qid = result["smtp"].get("queue_id")
     if result["smtp"]["ok"] and qid:
         result["follow"] = op_follow(dict(a["follow"], qid=qid))
@@ -419,10 +431,13 @@ def op_submit(a):
 
 
 def op_receive(a):
-    """Recipient's side in one process: Postfix's delivery of the queue id, then the POP3 retrieval."""
+    """Recipient's side in one process: Postfix's delivery of the queue id, then the POP3 retrieval;
+    with "then", the reply is submitted (op_submit) once the message has been read."""
     result = {"follow": op_follow(a["follow"])}
     if result["follow"]["ok"]:
         result["pop3"] = _as_user(a.get("user"), op_pop3, a["pop3"])
+        if a.get("then") and result["pop3"].get("ok"):
+            result["then"] = op_submit(a["then"])
     return result
 
 

@@ -144,44 +144,136 @@ def _pop_fix(host: LabHost, user: str, result: dict) -> ExchangeFailed:
     return ExchangeFailed(f"POP3 on {host.pop_name} failed: {error}", f"see `labsim exec {host.name} -- journalctl -u dovecot`")
 
 
-def _one_way(
-    engine: LabEngine, report: SendReport, src: LabHost, src_user: str, dst: LabHost, dst_user: str, password: str,
-    subject: str, body: str, in_reply_to: str | None, timeout: float,
-) -> str:
-    """src_user@src sends to dst_user@dst; verified by POP3 on dst. Two exec round trips: one per side."""
-    src_addr, dst_addr = src.address_of(src_user), dst.address_of(dst_user)
+@dataclass
+class _Leg:
+    """One message of the exchange: who sends it to whom, and the message itself."""
+
+    src: LabHost
+    src_user: str
+    dst: LabHost
+    dst_user: str
+    password: str  # the recipient's, for POP3
+    subject: str
+    body: str
+    message_id: str
+    text: str
+    since: str
+
+    @property
+    def src_addr(self) -> str:
+        return self.src.address_of(self.src_user)
+
+    @property
+    def dst_addr(self) -> str:
+        return self.dst.address_of(self.dst_user)
+
+
+def _leg(src: LabHost, src_user: str, dst: LabHost, dst_user: str, password: str, subject: str, body: str,
+         in_reply_to: str | None) -> _Leg:
     message_id = f"<labsim.{uuid.uuid4().hex[:16]}@{src.fqdn}>"
-    if report.message_id:
-        report.reply_message_id = message_id
-    else:
-        report.message_id = message_id
-    text = _message(src_addr, dst_addr, subject, body, message_id, in_reply_to)
+    text = _message(src.address_of(src_user), dst.address_of(dst_user), subject, body, message_id, in_reply_to)
     since = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    # Both sides run at once, one process each: the recipient's side waits in its journal for the
-    # Message-ID to arrive while the sender's side digs, submits as the student, and follows its relay.
-    receive_args = {
-        "op": "receive", "user": dst_user,
-        "follow": {"message_id": message_id, "rcpt": dst_addr, "timeout": timeout, "since": since},
-        "pop3": {"server": dst.pop_name, "user": dst_user, "password": password, "message_id": message_id,
+    return _Leg(src, src_user, dst, dst_user, password, subject, body, message_id, text, since)
+
+
+def _submit_args(leg: _Leg, timeout: float) -> dict:
+    """The sender's side, one agent process: dig, the SMTP submission as the student, Postfix's relay."""
+    return {
+        "op": "submit", "user": leg.src_user,
+        "queries": [[leg.src.smtp_name + ".", "A"], [leg.dst.fqdn + ".", "MX"], [leg.dst.fqdn + ".", "A"]],
+        "smtp": {"server": leg.src.smtp_name, "helo": leg.src.fqdn, "mail_from": leg.src_addr, "rcpt_to": leg.dst_addr,
+                 "message": leg.text, "timeout": min(timeout, 10)},
+        "follow": {"rcpt": leg.dst_addr, "timeout": timeout, "since": leg.since},
+    }
+
+
+def _receive_args(leg: _Leg, timeout: float) -> dict:
+    """The recipient's side, one agent process: wait in the journal for the Message-ID, then POP3."""
+    return {
+        "op": "receive", "user": leg.dst_user,
+        "follow": {"message_id": leg.message_id, "rcpt": leg.dst_addr, "timeout": timeout, "since": leg.since},
+        "pop3": {"server": leg.dst.pop_name, "user": leg.dst_user, "password": leg.password, "message_id": leg.message_id,
                  "wait": 5, "timeout": min(timeout, 10)},
     }
+
+
+def _stop_waiting(engine: LabEngine, host: LabHost, message_id: str) -> None:
+    """Stop an agent on ``host`` that waits for ``message_id`` (nothing will arrive); best effort: the
+    container may be stopped, which may be what failed."""
+    try:
+        engine.exec(host.container, ["pkill", "-f", message_id.strip("<>").split("@")[0]])
+    except LabsimError:
+        pass
+
+
+def _one_way(engine: LabEngine, report: SendReport, leg: _Leg, timeout: float) -> None:
+    """leg.src sends to leg.dst, verified by POP3 on dst: both sides at once, one process each."""
+    report.message_id = leg.message_id
     with ThreadPoolExecutor(max_workers=1) as pool:
-        receiving = pool.submit(run_client, engine, dst, None, receive_args)
+        receiving = pool.submit(run_client, engine, leg.dst, None, _receive_args(leg, timeout))
         try:
-            _sender_side(engine, report, src, src_user, dst, src_addr, dst_addr, text, since, timeout)
+            _record_submit(report, leg, run_client(engine, leg.src, None, _submit_args(leg, timeout)))
         except BaseException:
-            # Nothing will arrive: stop the recipient's side instead of letting it wait for the timeout
-            # (best effort: the recipient's container may be stopped, which is what failed).
-            try:
-                engine.exec(dst.container, ["pkill", "-f", message_id.strip("<>").split("@")[0]])
-            except LabsimError:
-                pass
+            _stop_waiting(engine, leg.dst, leg.message_id)
             receiving.exception()
             raise
-        side = receiving.result()
-    relay = next(h for h in reversed(report.hops) if h.name == "relay").data
-    dst_qid = side["follow"].get("qid") or ""
+        _record_receive(report, leg, receiving.result())
+
+
+def _there_and_back(engine: LabEngine, report: SendReport, out: _Leg, back: _Leg, timeout: float) -> None:
+    """The message and its reply with three agent processes started at once: the sender submits; the
+    recipient waits for the message, reads it by POP3 and only then submits the reply; the sender
+    waits for the reply. Each process reports its hops; they are checked in the order they happened."""
+    report.message_id, report.reply_message_id = out.message_id, back.message_id
+    recipient_args = dict(_receive_args(out, timeout), then=_submit_args(back, timeout))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        recipient = pool.submit(run_client, engine, out.dst, None, recipient_args)
+        sender_waits = pool.submit(run_client, engine, back.dst, None, _receive_args(back, 2 * timeout))
+        try:
+            try:
+                _record_submit(report, out, run_client(engine, out.src, None, _submit_args(out, timeout)))
+            except BaseException:
+                _stop_waiting(engine, out.dst, out.message_id)
+                raise
+            side = recipient.result()
+            _record_receive(report, out, side)
+            if "then" not in side:
+                raise ExchangeFailed(f"{out.dst.name} read the message but did not reply", "run the exercise again")
+            _record_submit(report, back, side["then"])
+            _record_receive(report, back, sender_waits.result())
+        except BaseException:
+            _stop_waiting(engine, back.dst, back.message_id)
+            for future in (recipient, sender_waits):
+                future.exception()
+            raise
+
+
+def _record_submit(report: SendReport, leg: _Leg, side: dict) -> None:
+    """The sender's hops (dns, smtp, relay) from its agent's answer; the first failed one raises."""
+    src, dst = leg.src, leg.dst
+    dns_hop = _dns_hop(src, dst, side["dig"])
+    report.hops.append(dns_hop)
+    if not dns_hop.ok:
+        raise dns_hop.data.pop("failure")
+    submit = side["smtp"]
+    hop = Hop("smtp", src.name, submit["ok"], submit["timings"].get("total", 0.0),
+              [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in submit["dialogue"]], submit)
+    hop.lines.insert(0, f"{leg.src_user}@{src.name} -> {src.smtp_name} ({submit.get('address', '?')}):25")
+    report.hops.append(hop)
+    if not submit["ok"]:
+        raise _smtp_fix(src, submit)
+    relay = side["follow"]
+    report.hops.append(Hop("relay", src.name, relay["ok"], _log_span(relay["lines"]), relay["lines"], relay))
+    if not relay["ok"]:
+        raise _relay_fix(src, dst, relay["status"], relay["lines"])
+
+
+def _record_receive(report: SendReport, leg: _Leg, side: dict) -> None:
+    """The recipient's hops (delivery, pop3) from its agent's answer, and the message as it arrived."""
+    dst, dst_user = leg.dst, leg.dst_user
+    relay = next(h for h in reversed(report.hops) if h.name == "relay" and h.host == leg.src.name).data
     delivery = side["follow"]
+    dst_qid = delivery.get("qid") or ""
     report.hops.append(Hop("delivery", dst.name, delivery["ok"], _log_span(delivery["lines"]), delivery["lines"], delivery))
     if not delivery["ok"]:
         raise ExchangeFailed(f"{dst.name} accepted the message (queue id {dst_qid}) but did not deliver it: {delivery['status']}",
@@ -201,37 +293,7 @@ def _one_way(
     report.hops.append(Hop("pop3", dst.name, pop["ok"], pop["timings"].get("total", 0.0), pop_lines, pop))
     if not pop["ok"]:
         raise _pop_fix(dst, dst_user, pop)
-    _verify(pop["message"], message_id, src_addr, dst_addr, subject, body)
-    return message_id
-
-
-def _sender_side(
-    engine: LabEngine, report: SendReport, src: LabHost, src_user: str, dst: LabHost, src_addr: str, dst_addr: str,
-    text: str, since: str, timeout: float,
-) -> None:
-    """dig, the SMTP submission as the student, and Postfix's relay (its log, read as root), in one process."""
-    side = run_client(engine, src, None, {
-        "op": "submit", "user": src_user,
-        "queries": [[src.smtp_name + ".", "A"], [dst.fqdn + ".", "MX"], [dst.fqdn + ".", "A"]],
-        "smtp": {"server": src.smtp_name, "helo": src.fqdn, "mail_from": src_addr, "rcpt_to": dst_addr,
-                 "message": text, "timeout": min(timeout, 10)},
-        "follow": {"rcpt": dst_addr, "timeout": timeout, "since": since},
-    })
-    dns_hop = _dns_hop(src, dst, side["dig"])
-    report.hops.append(dns_hop)
-    if not dns_hop.ok:
-        raise dns_hop.data.pop("failure")
-    submit = side["smtp"]
-    hop = Hop("smtp", src.name, submit["ok"], submit["timings"].get("total", 0.0),
-              [f"{'C:' if d == 'C' else 'S:'} {line}" for d, line, _ in submit["dialogue"]], submit)
-    hop.lines.insert(0, f"{src_user}@{src.name} -> {src.smtp_name} ({submit.get('address', '?')}):25")
-    report.hops.append(hop)
-    if not submit["ok"]:
-        raise _smtp_fix(src, submit)
-    relay = side["follow"]
-    report.hops.append(Hop("relay", src.name, relay["ok"], _log_span(relay["lines"]), relay["lines"], relay))
-    if not relay["ok"]:
-        raise _relay_fix(src, dst, relay["status"], relay["lines"])
+    _verify(pop["message"], leg.message_id, leg.src_addr, leg.dst_addr, leg.subject, leg.body)
 
 
 def _log_span(lines: list[str]) -> float:
@@ -277,12 +339,13 @@ def send_exercise(
     try:
         subject = f"step 7: hello from {src_user}"
         body = f"Hello {dst_user}, this is {src_user} on {src.fqdn}. (labsim exercise)"
-        _one_way(engine, report, src, src_user, dst, dst_user, password_of(dst.name, dst_user), subject, body, None, timeout)
+        out = _leg(src, src_user, dst, dst_user, password_of(dst.name, dst_user), subject, body, None)
         if reply:
-            _one_way(
-                engine, report, dst, dst_user, src, src_user, password_of(src.name, src_user), "Re: " + subject,
-                f"Hello {src_user}, got your message. {dst_user} on {dst.fqdn}.", report.message_id, timeout,
-            )
+            back = _leg(dst, dst_user, src, src_user, password_of(src.name, src_user), "Re: " + subject,
+                        f"Hello {src_user}, got your message. {dst_user} on {dst.fqdn}.", out.message_id)
+            _there_and_back(engine, report, out, back, timeout)
+        else:
+            _one_way(engine, report, out, timeout)
         report.ok = True
     except ExchangeFailed as failure:
         report.failure, report.fix = failure.failure, failure.fix

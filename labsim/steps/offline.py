@@ -40,7 +40,8 @@ def add_to_zone(zone_xml: str, services: list[str], ports: list[tuple[str, str]]
             root.insert(anchor, ET.Element("port", {"port": port, "protocol": protocol}))
             anchor += 1
     ET.indent(root, "  ")
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # As firewalld writes it: <service name="smtp"/>, no space before the slash.
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode").replace(" />", "/>") + "\n"
 
 
 def _firewall_change(args: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:

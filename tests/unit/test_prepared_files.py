@@ -1,0 +1,123 @@
+"""What `up` puts into a configured PC before its first boot: one archive, the report's steps 2, 3, 5 as
+files, step 6 as first-boot files; and how readiness reports a lab name that does not resolve."""
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from labsim.containers import pc_spec
+from labsim.engine import ExecResult
+from labsim.engine.docker_engine import _tar
+from labsim.profiles import get_profile
+from labsim.readiness import wait_pc
+from labsim.steps.offline import StockFiles, configured_files
+from labsim.topology import parse_plan
+
+MAIN_CF = (Path(__file__).parent / "fixtures" / "main.cf.debian-stock").read_text()
+STOCK = {
+    "/etc/postfix/main.cf": MAIN_CF,
+    "/etc/dovecot/conf.d/10-mail.conf": "#mail_location = \n",
+    "/etc/dovecot/conf.d/10-auth.conf": "#disable_plaintext_auth = yes\n",
+    "/etc/dovecot/conf.d/10-ssl.conf": "ssl = required\n",
+    "/usr/lib/firewalld/zones/public.xml": (
+        '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <short>Public</short>\n'
+        '  <service name="ssh"/>\n  <service name="dhcpv6-client"/>\n</zone>\n'
+    ),
+}
+TOPOLOGY = """\
+name: unit
+domain: t3.metro-cit.ac.jp
+subnet: 192.168.10.0/24
+stage: configured
+pcs:
+  - name: pc12
+    users: [saito]
+"""
+
+
+def _read(reads):
+    def read(container, path):
+        reads.append(path)
+        text = STOCK.get(path)
+        return text.encode() if text is not None else None
+    return read
+
+
+def test_configured_files_are_the_reports_steps_2_3_5():
+    prepared = configured_files("c", get_profile("debian"), {"fqdn": "pc5.s5.t3.metro-cit.ac.jp", "subnet": "192.168.10.0/24"}, _read([]))
+    main_cf = prepared.files["/etc/postfix/main.cf"][0].decode()
+    assert "\nmyhostname = pc5.s5.t3.metro-cit.ac.jp\n" in main_cf
+    assert "\nmynetworks = 192.168.10.0/24, 127.0.0.0/8\n" in main_cf
+    assert "\nhome_mailbox = Maildir/\n" in main_cf
+    assert b"mail_location = maildir:~/Maildir" in prepared.files["/etc/dovecot/conf.d/10-mail.conf"][0]
+    assert prepared.files["/etc/dovecot/conf.d/10-ssl.conf"][0] == b"ssl = no\n"
+    zone = prepared.files["/etc/firewalld/zones/public.xml"][0].decode()
+    assert '<service name="smtp"/>' in zone and '<port port="110" protocol="tcp"/>' in zone and '<service name="ssh"/>' in zone
+    assert prepared.symlinks == {
+        "/etc/systemd/system/multi-user.target.wants/dovecot.service": "/lib/systemd/system/dovecot.service"
+    }
+
+
+def test_stock_files_are_read_once_for_a_whole_class():
+    reads = []
+
+    class Engine:
+        get_file = staticmethod(_read(reads))
+
+    stock = StockFiles(Engine())
+    for n in range(40):
+        configured_files(f"pc{n}", get_profile("debian"), {"fqdn": f"pc{n}.x", "subnet": "192.168.10.0/24"}, stock.read)
+    assert sorted(reads) == sorted(set(reads)), "a stock file was read more than once"
+
+
+def test_one_archive_without_directory_entries_keeps_existing_directories():
+    data = _tar({"/etc/labsim/host.json": (b"{}", 0o600), "/home/saito/.muttrc": (b"x", 0o600)}, (0, 0),
+                {"/etc/systemd/system/multi-user.target.wants/dovecot.service": "/lib/systemd/system/dovecot.service"})
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert set(members) == {"etc/labsim/host.json", "home/saito/.muttrc", "etc/systemd/system/multi-user.target.wants/dovecot.service"}
+    assert not any(m.isdir() for m in members.values())
+    assert members["etc/labsim/host.json"].mode == 0o600
+    link = members["etc/systemd/system/multi-user.target.wants/dovecot.service"]
+    assert link.issym() and link.linkname == "/lib/systemd/system/dovecot.service"
+
+
+def _host_json(stage):
+    plan = parse_plan(TOPOLOGY.replace("configured", stage), "unit.yml")
+    spec = pc_spec(plan, plan.pc("pc12"), get_profile("debian"), stage, {"saito": "pw-saito"}, False, "hash")
+    return json.loads(spec.files["/etc/labsim/host.json"][0])
+
+
+def test_a_configured_pc_gets_its_students_muttrc_at_first_boot():
+    host = _host_json("configured")
+    assert host["users"] == [{"name": "saito", "password": "pw-saito"}]
+    (entry,) = host["files"]
+    assert entry["path"] == "/home/saito/.muttrc" and entry["owner"] == "saito" and entry["mode"] == 0o600
+    assert 'set smtp_url = "smtp://smtp.s12.t3.metro-cit.ac.jp:25/"' in entry["content"]
+    assert 'set from = "saito@pc12.s12.t3.metro-cit.ac.jp"' in entry["content"]
+
+
+def test_an_initial_pc_gets_no_muttrc():
+    assert "files" not in _host_json("initial")
+
+
+class _ReadyEngine:
+    def __init__(self, line):
+        self.line = line
+        self.argv = None
+
+    def exec(self, container, argv, **_):
+        self.argv = argv
+        return ExecResult(0, self.line + "\n")
+
+
+def test_readiness_asks_the_lab_names_in_the_same_exec_and_names_the_missing_one():
+    ok = _ReadyEngine("state=running firewalld=active postfix=active dovecot=active smtp=answering pop3=answering dns=ok")
+    names = ["smtp.s5.t3.metro-cit.ac.jp", "smtp.t3.metro-cit.ac.jp", "pop.s5.t3.metro-cit.ac.jp"]
+    assert wait_pc(ok, "c", "pc5", need_pop3=True, names=names).ready
+    assert ok.argv[2:] == [n + "." for n in names]
+    bad = _ReadyEngine("state=running firewalld=active postfix=active dovecot=active smtp=answering pop3=answering "
+                       "dns=missing:pop.s5.t3.metro-cit.ac.jp.")
+    result = wait_pc(bad, "c", "pc5", need_pop3=True, names=names)
+    assert not result.ready and "`dig pop.s5.t3.metro-cit.ac.jp.` gives no answer" in result.detail
