@@ -236,13 +236,17 @@ def down(engine: LabEngine, lab: str | None, purge: bool = False, progress: Prog
     containers = [c.name for c in engine.containers(labels.lab_filter(name))]
     done = [0]
 
-    # Stop them all at once, then remove them one by one: removing many running containers concurrently
-    # leaves the Docker engine (20.10) counting endpoints on the network that no longer exist.
+    # Stop them all at once and wait until each has stopped (which releases its network endpoint), then
+    # remove them in parallel too. Removing *running* containers concurrently is what left the Docker
+    # engine (20.10) counting endpoints that no longer exist; stopped ones remove cleanly.
     parallel(containers, engine.kill, workers)
-    for container in containers:
+
+    def remove(container: str) -> None:
         engine.remove_container(container)
         done[0] += 1
         progress(Progress("remove", container, "removed", done[0], len(containers)))
+
+    parallel(containers, remove, workers)
     nets = engine.networks(labels.lab_filter(name))
     for net in nets:
         engine.remove_network(net.name)

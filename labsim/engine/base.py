@@ -133,7 +133,7 @@ class LabEngine(ABC):
 
     @abstractmethod
     def kill(self, name: str) -> None:
-        """Stop a container at once (no-op when it is not running)."""
+        """Stop a container at once and return when it has stopped (no-op when it is not running)."""
 
     @abstractmethod
     def remove_container(self, name: str) -> None: ...

@@ -195,10 +195,15 @@ class DockerEngine(LabEngine):
         self.api.stop(name, timeout=timeout)
 
     def kill(self, name: str) -> None:
+        """Stop at once; returns when the container has stopped (its network endpoint is released then)."""
         try:
             self.api.kill(name)
         except docker.errors.APIError:
-            pass  # not running, or gone
+            return  # not running, or gone
+        try:
+            self.api.wait(name, timeout=30, condition="not-running")
+        except Exception:  # noqa: BLE001 - gone already, or slow: removal (force) copes with both
+            pass
 
     def remove_container(self, name: str) -> None:
         try:
