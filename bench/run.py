@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args()
     os.environ.setdefault("LABSIM_STATE_DIR", tempfile.mkdtemp(prefix="labsim-bench-"))
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     engine = default_engine()
     profile = get_profile("debian")
     results: dict = {"machine": machine(), "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": {}}
