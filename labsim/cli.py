@@ -199,7 +199,7 @@ def shell(
 def build(
     distro: str = typer.Option("auto", "--distro", help="auto | centos | debian"),
     stage: Optional[str] = typer.Option(None, "--stage", help="build only this stage's PC image"),
-    force: bool = typer.Option(False, "--force", help="rebuild even when up to date"),
+    force: bool = typer.Option(False, "--force", help="rebuild every step, without the build cache, even when up to date"),
 ) -> None:
     """Build the images ahead of time (base, DNS, PC per stage)."""
     from .images import choose_distro, ensure_images

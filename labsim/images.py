@@ -119,7 +119,7 @@ def _build(
     progress(Progress("build", tag, "building"))
     engine.build_image(
         str(context), tag, target, {"BASE": profile.base_image}, {labels.BUILD_HASH: wanted},
-        on_line=lambda line: progress(Progress("build", tag, line)),
+        on_line=lambda line: progress(Progress("build", tag, line)), no_cache=force,
     )
     return ImageResult(tag, True, engine.image_size(tag))
 

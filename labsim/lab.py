@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -187,30 +188,45 @@ def up(
             progress(Progress("create", spec.labels[labels.HOST], "started", done[0], total))
 
         ready_done = [0]
+        dns_answers = threading.Event()  # the PCs' readiness includes their lookups (step 1)
+        dns_state: list[Readiness] = []
 
         def ready(spec: ContainerSpec) -> Readiness:
             host = LabHost.from_container(ContainerInfo(spec.name, "", spec.labels, "running", spec.image))
             if host.role == labels.ROLE_DNS:
                 res = wait_dns(engine, spec.name, host.name, plan.domain)
             else:
+                dns_answers.wait()
+                if not dns_state[0].ready:
+                    return Readiness(host.name, False, {}, "not checked: the lab's DNS server is not ready")
                 res = wait_pc(engine, spec.name, host.name, need_pop3=stage == "configured", names=host.lab_names)
             ready_done[0] += 1
             progress(Progress("ready", host.name, "ready" if res.ready else res.detail, ready_done[0], len(specs)))
             return res
 
         def bring_up(spec: ContainerSpec) -> Readiness:
-            create(spec)
-            return ready(spec)
+            is_dns = spec.labels[labels.ROLE] == labels.ROLE_DNS
+            try:
+                if spec.name in creating:
+                    create(spec)
+                res = ready(spec)
+            except BaseException:
+                if is_dns:
+                    dns_state.append(Readiness(spec.labels[labels.HOST], False, {}, "not created"))
+                    dns_answers.set()
+                raise
+            if is_dns:
+                dns_state.append(res)
+                dns_answers.set()
+            return res
 
-        # The DNS server first: the PCs' readiness includes their lookups (step 1). Then the PCs, at most
-        # `workers` booting at once: 40 boots at once on 2 cores cost more CPU in all than 8 at a time
-        # (each boot's processes get preempted and lose their caches), so the class is ready sooner.
+        # One pipeline per host (create, start, wait until ready), at most `workers` at once: 40 boots at
+        # once on 2 cores cost more CPU in all than 8 at a time (each boot's processes get preempted and lose
+        # their caches), so the class is ready sooner. The DNS server goes first; the PCs boot meanwhile
+        # and wait for it only to check their lookups.
         creating = {s.name for s in to_create}
-        dns = [s for s in specs if s.labels[labels.ROLE] == labels.ROLE_DNS]
-        pcs = [s for s in specs if s.labels[labels.ROLE] != labels.ROLE_DNS]
-        results = [bring_up(s) if s.name in creating else ready(s) for s in dns]
-        require_ready(results)
-        results = parallel(pcs, lambda s: bring_up(s) if s.name in creating else ready(s), workers)
+        dns_first = sorted(specs, key=lambda s: s.labels[labels.ROLE] != labels.ROLE_DNS)
+        results = parallel(dns_first, bring_up, workers)
         for spec in to_create:
             if spec.labels[labels.HOST] not in result.recreated:
                 result.created.append(spec.labels[labels.HOST])

@@ -91,8 +91,9 @@ class LabEngine(ABC):
     @abstractmethod
     def build_image(
         self, context: str, tag: str, target: str | None, buildargs: dict[str, str], labels: dict[str, str],
-        on_line: Callable[[str], None] | None = None,
-    ) -> None: ...
+        on_line: Callable[[str], None] | None = None, no_cache: bool = False,
+    ) -> None:
+        """Build ``tag`` from ``context``; ``no_cache`` rebuilds every step (fresh packages)."""
 
     @abstractmethod
     def import_image(self, tar_stream: Iterator[bytes] | bytes, tag: str) -> None: ...

@@ -61,10 +61,10 @@ class DockerEngine(LabEngine):
         except docker.errors.APIError:
             return False
 
-    def build_image(self, context, tag, target, buildargs, labels, on_line=None) -> None:
+    def build_image(self, context, tag, target, buildargs, labels, on_line=None, no_cache=False) -> None:
         stream = self.api.build(
             path=context, tag=tag, target=target, buildargs=buildargs, labels=labels, rm=True,
-            forcerm=True, decode=True,
+            forcerm=True, decode=True, nocache=no_cache,
         )
         tail: list[str] = []
         for chunk in stream:
