@@ -75,8 +75,9 @@ def pc_spec(
         tmpfs={"/run": "rw,mode=755", "/run/lock": "rw,mode=1777", "/tmp": "rw,mode=1777"},
         cap_add=["SYS_ADMIN", "NET_ADMIN"],
         volumes=volume_names(plan.name, pc.name),
-        # The image's /home is empty: a new home volume need not copy it (one engine process less per PC).
-        empty_volumes=[f"labsim-{plan.name}-{pc.name}-home"],
+        # New volumes start empty (the engine's copy of the image's files costs a process per volume):
+        # the image's /home is empty anyway, and labsim-init fills a new mail queue with Postfix's directories.
+        empty_volumes=list(volume_names(plan.name, pc.name)),
         binds={"/sys/fs/cgroup": "/sys/fs/cgroup:rw" if cgroup_v2 else "/sys/fs/cgroup:ro"},
         sysctls={"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.lo.disable_ipv6": "0"},
         dns=[plan.dns.address],

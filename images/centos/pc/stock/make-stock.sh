@@ -24,6 +24,10 @@ cp "$cf" /etc/postfix/master.cf /usr/share/labsim/stock/etc/postfix/
 # The mark `postfix quick-stop` leaves: the first start of each PC (of a freshly installed package)
 # skips Postfix's integrity check, about 0.45 s of CPU per PC; every later start checks.
 touch /var/spool/postfix/quick-start
+# The mail queue is a volume that labsim creates empty; labsim-init fills a new one from this copy at
+# first boot (cheaper than the engine copying the image's directory into each volume).
+mkdir -p /usr/share/labsim
+cp -a /var/spool/postfix /usr/share/labsim/spool-skel
 # firewalld's default zone as shipped: public (Stream 9: cockpit dhcpv6-client ssh).
 conf=/etc/firewalld/firewalld.conf
 sed -i 's/^DefaultZone=.*/DefaultZone=public/' "$conf"

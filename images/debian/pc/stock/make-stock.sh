@@ -26,6 +26,10 @@ postalias /etc/aliases  # before inet_protocols = all: a build container has no 
 # so the first start of each PC skips the check (about 0.45 s of CPU per PC). Every later start checks.
 postfix check
 touch /var/spool/postfix/quick-start
+# The mail queue is a volume that labsim creates empty; labsim-init fills a new one from this copy at
+# first boot (cheaper than the engine copying the image's directory into each volume).
+mkdir -p /usr/share/labsim
+cp -a /var/spool/postfix /usr/share/labsim/spool-skel
 sed -i 's|^inet_protocols = ipv4$|inet_protocols = all|' "$cf"
 # CentOS runs no Postfix service chrooted.
 postconf -F '*/*/chroot = n'
