@@ -57,6 +57,7 @@ def pc_spec(
     image_hash: str,
 ) -> ContainerSpec:
     """A PC: systemd as PID 1 without --privileged; SYS_ADMIN for systemd's mounts, NET_ADMIN for firewalld."""
+    volumes = volume_names(plan.name, pc.name)
     host_json = {
         "fqdn": pc.fqdn,
         "search": f"{pc.subdomain}.{plan.domain} {plan.domain}",
@@ -74,10 +75,10 @@ def pc_spec(
         ipv4_address=pc.address,
         tmpfs={"/run": "rw,mode=755", "/run/lock": "rw,mode=1777", "/tmp": "rw,mode=1777"},
         cap_add=["SYS_ADMIN", "NET_ADMIN"],
-        volumes=volume_names(plan.name, pc.name),
+        volumes=volumes,
         # New volumes start empty (the engine's copy of the image's files costs a process per volume):
         # the image's /home is empty anyway, and labsim-init fills a new mail queue with Postfix's directories.
-        empty_volumes=list(volume_names(plan.name, pc.name)),
+        empty_volumes=list(volumes),
         binds={"/sys/fs/cgroup": "/sys/fs/cgroup:rw" if cgroup_v2 else "/sys/fs/cgroup:ro"},
         sysctls={"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.lo.disable_ipv6": "0"},
         dns=[plan.dns.address],

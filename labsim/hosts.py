@@ -9,6 +9,16 @@ from .engine import ContainerInfo, LabEngine
 from .errors import UserInputError
 
 
+def smtp_server(subdomain: str, domain: str) -> str:
+    """A PC's SMTP server name in the lab's zone (smtp.sN.<domain>)."""
+    return f"smtp.{subdomain}.{domain}"
+
+
+def pop_server(subdomain: str, domain: str) -> str:
+    """A PC's POP server name in the lab's zone (pop.sN.<domain>)."""
+    return f"pop.{subdomain}.{domain}"
+
+
 @dataclass(frozen=True)
 class LabHost:
     """One host of a running lab, read from its container's labels."""
@@ -40,11 +50,11 @@ class LabHost:
 
     @property
     def smtp_name(self) -> str:
-        return f"smtp.{self.subdomain}.{self.domain}"
+        return smtp_server(self.subdomain, self.domain)
 
     @property
     def pop_name(self) -> str:
-        return f"pop.{self.subdomain}.{self.domain}"
+        return pop_server(self.subdomain, self.domain)
 
     @property
     def lab_names(self) -> list[str]:

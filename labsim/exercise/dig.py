@@ -20,7 +20,7 @@ class DigReport:
 
 def dig_exercise(engine: LabEngine, host: LabHost) -> DigReport:
     """The report's three queries, then pcM.sM, smtp.sM and pop.sM of every classmate, from ``host``."""
-    names = [host.smtp_name, f"smtp.{host.domain}", host.pop_name]
+    names = host.lab_names
     for peer in lab_hosts(engine, host.lab):
         if peer.role == labels.ROLE_PC and peer.name != host.name:
             names += [peer.fqdn, peer.smtp_name, peer.pop_name]

@@ -132,7 +132,7 @@ def check_host(engine: LabEngine, host: LabHost, peer: LabHost | None, steps: tu
     catalog = steps_for(profile)
     context = lab_context(host)
     g = _Grader(host, steps)
-    names = [host.smtp_name, f"smtp.{host.domain}", host.pop_name]
+    names = host.lab_names
     facts = _sections(engine.exec(host.container, ["bash", "-c", _facts_script(host, names)]).stdout)
 
     # 1. the report's three names resolve through the lab's DNS

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..engine import LabEngine
+from ..hosts import pop_server, smtp_server
 from ..profiles import DistroProfile
 from .catalog import muttrc, steps_for
 from .edits import apply_edit
@@ -128,7 +129,7 @@ def configured_files(
 def first_boot_files(users: list[str], fqdn: str, subdomain: str, domain: str) -> list[dict]:
     """Step 6 for `labsim-init`: each student's ~/.muttrc, written once at first boot, owned by the
     student (whose account only exists then); a file the student already has is left alone."""
-    smtp_name, pop_name = f"smtp.{subdomain}.{domain}", f"pop.{subdomain}.{domain}"
+    smtp_name, pop_name = smtp_server(subdomain, domain), pop_server(subdomain, domain)
     return [
         {"path": f"/home/{user}/.muttrc", "owner": user, "mode": 0o600, "content": muttrc(user, fqdn, smtp_name, pop_name)}
         for user in users
