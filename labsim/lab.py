@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import labels
+from .cache import stock_cache
 from .containers import dns_spec, network_name, pc_spec
 from .engine import ContainerInfo, ContainerSpec, LabEngine
 from .errors import UserInputError
@@ -166,7 +167,9 @@ def up(
         to_create += [s for n, s in wanted.items() if n not in current]
         total = len(to_create)
         done = [0]
-        stock = StockFiles(engine)  # one image per stage: its stock files are read once per `up`
+        # One image per stage: its stock files are read once, then kept in labsim's cache under the image's ID.
+        pc_image_id = engine.image_id(profile.image("pc", stage)) if stage == "configured" else None
+        stock = StockFiles(engine, stock_cache(pc_image_id) if pc_image_id else None)
 
         def create(spec: ContainerSpec) -> None:
             for volume in spec.volumes:

@@ -82,6 +82,10 @@ class LabEngine(ABC):
         """Labels of a local image, or None when it is not present."""
 
     @abstractmethod
+    def image_id(self, ref: str) -> str | None:
+        """The content-addressed ID of a local image (``sha256:...``), or None when it is not present."""
+
+    @abstractmethod
     def image_size(self, ref: str) -> int: ...
 
     @abstractmethod

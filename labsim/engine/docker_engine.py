@@ -51,6 +51,12 @@ class DockerEngine(LabEngine):
             return None
         return dict(image.labels or {})
 
+    def image_id(self, ref: str) -> str | None:
+        try:
+            return str(self.client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+
     def image_size(self, ref: str) -> int:
         return int(self.client.images.get(ref).attrs.get("Size", 0))
 

@@ -11,9 +11,11 @@ report's commands leave them in, so nothing needs restarting. `labsim check` ver
 
 from __future__ import annotations
 
+import os
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from ..engine import LabEngine
@@ -23,6 +25,7 @@ from .catalog import muttrc, steps_for
 from .edits import apply_edit
 
 OFFLINE_STEPS = (2, 3, 5)
+ABSENT = ".absent"  # beside a kept path: the image has no such file
 
 
 def add_to_zone(zone_xml: str, services: list[str], ports: list[tuple[str, str]]) -> str:
@@ -69,18 +72,50 @@ class StockFiles:
     """The stock files of one image, read from the first PC created from it and reused for the others
     (every PC of a lab starts from the same image, so their stock files are the same). Concurrent
     readers of a path wait for the first read instead of each reading it (each read is an archive
-    operation, a process of the engine)."""
+    operation, a process of the engine). With a ``keep`` directory (the image's entry in labsim's
+    cache, see cache.py) a file read once is read from there by every later `up` of that image."""
 
-    def __init__(self, engine: LabEngine) -> None:
+    def __init__(self, engine: LabEngine, keep: Path | None = None) -> None:
         self.engine = engine
+        self.keep = keep
         self._cache: dict[str, bytes | None] = {}
         self._lock = threading.Lock()
 
     def read(self, container: str, path: str) -> bytes | None:
         with self._lock:
             if path not in self._cache:
-                self._cache[path] = self.engine.get_file(container, path)
+                known, data = self._kept(path)
+                if not known:
+                    data = self.engine.get_file(container, path)
+                    self._keep(path, data)
+                self._cache[path] = data
             return self._cache[path]
+
+    def _kept(self, path: str) -> tuple[bool, bytes | None]:
+        """(True, data) for a kept file, (True, None) for one the image is known not to have."""
+        if self.keep is None:
+            return False, None
+        target = self.keep / path.lstrip("/")
+        try:
+            return True, target.read_bytes()
+        except OSError:
+            return target.with_name(target.name + ABSENT).exists(), None
+
+    def _keep(self, path: str, data: bytes | None) -> None:
+        """Store what was read from the image; a cache that cannot be written is only a slower `up`."""
+        if self.keep is None:
+            return
+        target = self.keep / path.lstrip("/")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if data is None:
+                target.with_name(target.name + ABSENT).touch()
+                return
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError:
+            pass
 
 
 @dataclass

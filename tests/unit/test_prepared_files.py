@@ -71,6 +71,24 @@ def test_stock_files_are_read_once_for_a_whole_class():
     assert sorted(reads) == sorted(set(reads)), "a stock file was read more than once"
 
 
+
+def test_stock_files_kept_under_the_image_id_spare_the_next_up_its_reads(tmp_path):
+    reads = []
+
+    class Engine:
+        get_file = staticmethod(_read(reads))
+
+    first = StockFiles(Engine(), tmp_path / "img1")
+    configured_files("pc1", get_profile("debian"), {"fqdn": "pc1.x", "subnet": "192.168.10.0/24"}, first.read)
+    assert reads and (tmp_path / "img1" / "etc/postfix/main.cf").is_file()
+    reads.clear()
+    second = StockFiles(Engine(), tmp_path / "img1")
+    again = configured_files("pc2", get_profile("debian"), {"fqdn": "pc2.x", "subnet": "192.168.10.0/24"}, second.read)
+    assert reads == [], "the second `up` read the image again although its stock files were kept"
+    assert b"myhostname = pc2.x" in again.files["/etc/postfix/main.cf"][0]
+    StockFiles(Engine(), tmp_path / "img2").read("pc3", "/etc/postfix/main.cf")
+    assert reads == ["/etc/postfix/main.cf"], "another image must not use this image's files"
+
 def test_one_archive_without_directory_entries_keeps_existing_directories():
     data = _tar({"/etc/labsim/host.json": (b"{}", 0o600), "/home/saito/.muttrc": (b"x", 0o600)}, (0, 0),
                 {"/etc/systemd/system/multi-user.target.wants/dovecot.service": "/lib/systemd/system/dovecot.service"})
