@@ -58,14 +58,17 @@ def pc_spec(
 ) -> ContainerSpec:
     """A PC: systemd as PID 1 without --privileged; SYS_ADMIN for systemd's mounts, NET_ADMIN for firewalld."""
     volumes = volume_names(plan.name, pc.name)
-    host_json = {
-        "fqdn": pc.fqdn,
-        "search": f"{pc.subdomain}.{plan.domain} {plan.domain}",
-        "nameserver": plan.dns.address,
-        "users": [{"name": u.name, "password": passwords[u.name]} for u in pc.users],
+    first_boot = profile.paths["first_boot"]
+    resolver = f"search {pc.subdomain}.{plan.domain} {plan.domain}\nnameserver {plan.dns.address}\noptions timeout:2 attempts:2\n"
+    files = {
+        profile.paths["resolver"]: (resolver.encode(), 0o644),
+        "/etc/mailname": (f"{pc.fqdn}\n".encode(), 0o644),
+        # What labsim-init uses once, at first boot, then removes (see images/*/pc/bin/labsim-init).
+        f"{first_boot}/users": ("".join(f"{u.name}:{passwords[u.name]}\n" for u in pc.users).encode(), 0o600),
     }
     if stage == "configured":
-        host_json["files"] = first_boot_files([u.name for u in pc.users], pc.fqdn, pc.subdomain or "", plan.domain)
+        for path, text in first_boot_files([u.name for u in pc.users], pc.fqdn, pc.subdomain or "", plan.domain).items():
+            files[f"{first_boot}/files{path}"] = (text.encode(), 0o600)
     spec = ContainerSpec(
         name=container_name(plan.name, pc.name),
         image=profile.image("pc", stage),
@@ -84,7 +87,7 @@ def pc_spec(
         dns=[plan.dns.address],
         cgroupns_host=cgroup_v2,
         stop_signal="SIGRTMIN+3",
-        files={profile.paths["host_json"]: (json.dumps(host_json).encode(), 0o600)},
+        files=files,
     )
     return _with_hash(spec, image_hash)
 

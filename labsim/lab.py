@@ -171,11 +171,13 @@ def up(
         pc_image_id = engine.image_id(profile.image("pc", stage)) if stage == "configured" else None
         stock = StockFiles(engine, stock_cache(pc_image_id) if pc_image_id else None)
 
+        kept_volumes = set(engine.volumes(labels.lab_filter(plan.name)))  # the students' homes and queues
+
         def create(spec: ContainerSpec) -> None:
             for volume in spec.volumes:
                 vol_labels = {labels.LAB: plan.name, labels.HOST: spec.labels[labels.HOST], labels.ROLE: labels.ROLE_VOLUME,
                               labels.VOLUME_PATH: spec.volumes[volume]}
-                if engine.ensure_volume(volume, vol_labels):
+                if volume not in kept_volumes and engine.ensure_volume(volume, vol_labels, absent=True):
                     rollback.volumes.append(volume)
             engine.create_container(spec)
             rollback.containers.append(spec.name)

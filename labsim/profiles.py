@@ -40,7 +40,8 @@ _COMMON_PATHS = {
     "dovecot_auth": "/etc/dovecot/conf.d/10-auth.conf",
     "dovecot_ssl": "/etc/dovecot/conf.d/10-ssl.conf",
     "stock_dir": "/usr/share/labsim/stock",
-    "host_json": "/etc/labsim/host.json",
+    "resolver": "/etc/labsim/resolv.conf",
+    "first_boot": "/etc/labsim/first-boot",
     "firewalld_zone_stock": "/usr/lib/firewalld/zones/public.xml",
     "firewalld_zone": "/etc/firewalld/zones/public.xml",
 }

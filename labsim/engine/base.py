@@ -117,8 +117,9 @@ class LabEngine(ABC):
     def volumes(self, label_filters: list[str]) -> list[str]: ...
 
     @abstractmethod
-    def ensure_volume(self, name: str, labels: dict[str, str]) -> bool:
-        """Create the volume if missing; True when it was created now."""
+    def ensure_volume(self, name: str, labels: dict[str, str], absent: bool = False) -> bool:
+        """Create the volume if missing; True when it was created now. ``absent``: the caller has just
+        listed the volumes carrying these labels and this one was not among them (one request, not two)."""
 
     @abstractmethod
     def remove_volume(self, name: str) -> None: ...

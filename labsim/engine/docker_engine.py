@@ -135,12 +135,17 @@ class DockerEngine(LabEngine):
     def volumes(self, label_filters: list[str]) -> list[str]:
         return [v["Name"] for v in (self.api.volumes(filters={"label": label_filters}).get("Volumes") or [])]
 
-    def ensure_volume(self, name: str, labels: dict[str, str]) -> bool:
+    def ensure_volume(self, name: str, labels: dict[str, str], absent: bool = False) -> bool:
+        if absent:
+            # Creating a volume whose name exists returns that volume unchanged: it is new only if it
+            # carries our labels (any earlier one with our labels was in the caller's list).
+            created = self.api.create_volume(name, labels=labels)
+            return (created.get("Labels") or {}) == labels
         try:
-            self.client.volumes.get(name)
+            self.api.inspect_volume(name)
             return False
         except docker.errors.NotFound:
-            self.client.volumes.create(name, labels=labels)
+            self.api.create_volume(name, labels=labels)
             return True
 
     def remove_volume(self, name: str) -> None:

@@ -161,11 +161,8 @@ def configured_files(
     return prepared
 
 
-def first_boot_files(users: list[str], fqdn: str, subdomain: str, domain: str) -> list[dict]:
-    """Step 6 for `labsim-init`: each student's ~/.muttrc, written once at first boot, owned by the
-    student (whose account only exists then); a file the student already has is left alone."""
+def first_boot_files(users: list[str], fqdn: str, subdomain: str, domain: str) -> dict[str, str]:
+    """Step 6 for `labsim-init`: each student's ~/.muttrc (path -> content), put in place once at first
+    boot, owned by the student (whose account only exists then); a file the student already has is kept."""
     smtp_name, pop_name = smtp_server(subdomain, domain), pop_server(subdomain, domain)
-    return [
-        {"path": f"/home/{user}/.muttrc", "owner": user, "mode": 0o600, "content": muttrc(user, fqdn, smtp_name, pop_name)}
-        for user in users
-    ]
+    return {f"/home/{user}/.muttrc": muttrc(user, fqdn, smtp_name, pop_name) for user in users}

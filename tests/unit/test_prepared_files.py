@@ -2,7 +2,6 @@
 files, step 6 as first-boot files; and how readiness reports a lab name that does not resolve."""
 
 import io
-import json
 import tarfile
 from pathlib import Path
 
@@ -90,34 +89,44 @@ def test_stock_files_kept_under_the_image_id_spare_the_next_up_its_reads(tmp_pat
     assert reads == ["/etc/postfix/main.cf"], "another image must not use this image's files"
 
 def test_one_archive_without_directory_entries_keeps_existing_directories():
-    data = _tar({"/etc/labsim/host.json": (b"{}", 0o600), "/home/saito/.muttrc": (b"x", 0o600)}, (0, 0),
+    data = _tar({"/etc/labsim/first-boot/users": (b"saito:pw\n", 0o600), "/home/saito/.muttrc": (b"x", 0o600)}, (0, 0),
                 {"/etc/systemd/system/multi-user.target.wants/dovecot.service": "/lib/systemd/system/dovecot.service"})
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         members = {m.name: m for m in tar.getmembers()}
-    assert set(members) == {"etc/labsim/host.json", "home/saito/.muttrc", "etc/systemd/system/multi-user.target.wants/dovecot.service"}
+    assert set(members) == {"etc/labsim/first-boot/users", "home/saito/.muttrc", "etc/systemd/system/multi-user.target.wants/dovecot.service"}
     assert not any(m.isdir() for m in members.values())
-    assert members["etc/labsim/host.json"].mode == 0o600
+    assert members["etc/labsim/first-boot/users"].mode == 0o600
     link = members["etc/systemd/system/multi-user.target.wants/dovecot.service"]
     assert link.issym() and link.linkname == "/lib/systemd/system/dovecot.service"
 
 
-def _host_json(stage):
+def _pc_files(stage):
     plan = parse_plan(TOPOLOGY.replace("configured", stage), "unit.yml")
     spec = pc_spec(plan, plan.pc("pc12"), get_profile("debian"), stage, {"saito": "pw-saito"}, False, "hash")
-    return json.loads(spec.files["/etc/labsim/host.json"][0])
+    return {path: data.decode() for path, (data, _mode) in spec.files.items()}, spec.files
+
+
+def test_a_pc_gets_its_resolver_mail_name_and_accounts_for_its_first_boot():
+    files, raw = _pc_files("initial")
+    assert files["/etc/labsim/resolv.conf"] == (
+        "search s12.t3.metro-cit.ac.jp t3.metro-cit.ac.jp\nnameserver 192.168.10.53\noptions timeout:2 attempts:2\n"
+    )
+    assert files["/etc/mailname"] == "pc12.s12.t3.metro-cit.ac.jp\n"
+    assert files["/etc/labsim/first-boot/users"] == "saito:pw-saito\n"  # the format chpasswd reads
+    assert raw["/etc/labsim/first-boot/users"][1] == 0o600
 
 
 def test_a_configured_pc_gets_its_students_muttrc_at_first_boot():
-    host = _host_json("configured")
-    assert host["users"] == [{"name": "saito", "password": "pw-saito"}]
-    (entry,) = host["files"]
-    assert entry["path"] == "/home/saito/.muttrc" and entry["owner"] == "saito" and entry["mode"] == 0o600
-    assert 'set smtp_url = "smtp://smtp.s12.t3.metro-cit.ac.jp:25/"' in entry["content"]
-    assert 'set from = "saito@pc12.s12.t3.metro-cit.ac.jp"' in entry["content"]
+    files, raw = _pc_files("configured")
+    muttrc = files["/etc/labsim/first-boot/files/home/saito/.muttrc"]
+    assert raw["/etc/labsim/first-boot/files/home/saito/.muttrc"][1] == 0o600
+    assert 'set smtp_url = "smtp://smtp.s12.t3.metro-cit.ac.jp:25/"' in muttrc
+    assert 'set from = "saito@pc12.s12.t3.metro-cit.ac.jp"' in muttrc
 
 
 def test_an_initial_pc_gets_no_muttrc():
-    assert "files" not in _host_json("initial")
+    files, _ = _pc_files("initial")
+    assert not [p for p in files if p.startswith("/etc/labsim/first-boot/files/")]
 
 
 class _ReadyEngine:
