@@ -25,6 +25,7 @@ from rich.table import Table
 from labsim import labels
 from labsim import lab as lab_ops
 from labsim.engine import default_engine
+from labsim.errors import EngineError
 from labsim.exercise.matrix import matrix_exercise
 from labsim.exercise.send import send_exercise
 from labsim.hosts import find_host, lab_hosts
@@ -177,7 +178,11 @@ def main() -> None:
                                  "seconds": round(report.seconds, 1), "per_second": round(report.per_second, 1)}
                 console.print(f"{n} PCs: matrix {run['matrix']}")
         t = time.monotonic()
-        lab_ops.down(engine, name, purge=True)
+        try:
+            lab_ops.down(engine, name, purge=True)
+        except EngineError as err:  # recorded, not hidden: the run's other figures still stand
+            run["down_error"] = str(err)
+            console.print(f"{n} PCs: down failed: {err}")
         run["down_s"] = round(time.monotonic() - t, 1)
         results["runs"][str(n)] = run
         console.print(f"{n} PCs: {run}")

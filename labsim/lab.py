@@ -11,7 +11,7 @@ from . import labels
 from .cache import stock_cache
 from .containers import dns_spec, network_name, pc_spec
 from .engine import ContainerInfo, ContainerSpec, LabEngine
-from .errors import UserInputError
+from .errors import EngineError, UserInputError
 from .hostlimits import ensure_host_limits
 from .hosts import LabHost, lab_hosts, select_lab
 from .images import DistroChoice, choose_distro, ensure_images
@@ -269,13 +269,19 @@ def down(engine: LabEngine, lab: str | None, purge: bool = False, progress: Prog
 
     parallel(containers, remove, workers)
     nets = engine.networks(labels.lab_filter(name))
+    network_error: EngineError | None = None
     for net in nets:
-        engine.remove_network(net.name)
+        try:
+            engine.remove_network(net.name)
+        except EngineError as err:  # the rest of `down` still happens; the error is reported at the end
+            network_error = err
     volumes: list[str] = []
     if purge:
         volumes = engine.volumes(labels.lab_filter(name))
         parallel(volumes, engine.remove_volume, workers)
         remove_state(name)
+    if network_error is not None:
+        raise network_error
     return DownResult(name, containers, bool(nets), volumes, time.monotonic() - started)
 
 
