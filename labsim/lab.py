@@ -168,7 +168,7 @@ def up(
         total = len(to_create)
         done = [0]
         # One image per stage: its stock files are read once, then kept in labsim's cache under the image's ID.
-        pc_image_id = engine.image_id(profile.image("pc", stage)) if stage == "configured" else None
+        pc_image_id = engine.image_id(profile.image("pc", stage)) if stage == "configured" and to_create else None
         stock = StockFiles(engine, stock_cache(pc_image_id) if pc_image_id else None)
 
         kept_volumes = set(engine.volumes(labels.lab_filter(plan.name)))  # the students' homes and queues
@@ -177,7 +177,7 @@ def up(
             for volume in spec.volumes:
                 vol_labels = {labels.LAB: plan.name, labels.HOST: spec.labels[labels.HOST], labels.ROLE: labels.ROLE_VOLUME,
                               labels.VOLUME_PATH: spec.volumes[volume]}
-                if volume not in kept_volumes and engine.ensure_volume(volume, vol_labels, absent=True):
+                if volume not in kept_volumes and engine.create_volume(volume, vol_labels):
                     rollback.volumes.append(volume)
             engine.create_container(spec)
             rollback.containers.append(spec.name)

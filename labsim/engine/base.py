@@ -117,9 +117,9 @@ class LabEngine(ABC):
     def volumes(self, label_filters: list[str]) -> list[str]: ...
 
     @abstractmethod
-    def ensure_volume(self, name: str, labels: dict[str, str], absent: bool = False) -> bool:
-        """Create the volume if missing; True when it was created now. ``absent``: the caller has just
-        listed the volumes carrying these labels and this one was not among them (one request, not two)."""
+    def create_volume(self, name: str, labels: dict[str, str]) -> bool:
+        """Create a volume the caller's listing of these labels did not show; True when it is new (False:
+        a volume of that name, without these labels, was there already and is left as it is)."""
 
     @abstractmethod
     def remove_volume(self, name: str) -> None: ...

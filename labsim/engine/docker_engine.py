@@ -135,18 +135,11 @@ class DockerEngine(LabEngine):
     def volumes(self, label_filters: list[str]) -> list[str]:
         return [v["Name"] for v in (self.api.volumes(filters={"label": label_filters}).get("Volumes") or [])]
 
-    def ensure_volume(self, name: str, labels: dict[str, str], absent: bool = False) -> bool:
-        if absent:
-            # Creating a volume whose name exists returns that volume unchanged: it is new only if it
-            # carries our labels (any earlier one with our labels was in the caller's list).
-            created = self.api.create_volume(name, labels=labels)
-            return (created.get("Labels") or {}) == labels
-        try:
-            self.api.inspect_volume(name)
-            return False
-        except docker.errors.NotFound:
-            self.api.create_volume(name, labels=labels)
-            return True
+    def create_volume(self, name: str, labels: dict[str, str]) -> bool:
+        # Creating a volume whose name exists returns that volume unchanged: it is new only if it
+        # carries our labels (any earlier one with our labels was in the caller's list).
+        created = self.api.create_volume(name, labels=labels)
+        return (created.get("Labels") or {}) == labels
 
     def remove_volume(self, name: str) -> None:
         for attempt in range(20):
