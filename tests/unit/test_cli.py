@@ -60,3 +60,15 @@ def test_every_bad_topology_case_through_the_command_line(tmp_path, monkeypatch,
         assert len(lines) == 1, (case, err)
         assert lines[0].startswith(f"error: {path}"), (case, err)
         assert "Traceback" not in err and "Docker is not running" not in err, (case, err)
+
+
+def test_exercise_send_starts_without_the_topology_schema_machinery():
+    """`exercise send` is a command a student runs again and again (target 1.5 s with the reply): it
+    imports neither pydantic nor yaml, which only `up` and `schema` need (0.1-0.3 s on a slow machine)."""
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "labsim", "exercise", "send", "pc1", "pc2"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and "Docker is not running" in result.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "labsim.exercise.send" in imported or "labsim.cli_exercise" in imported
+    assert not {"pydantic", "yaml"} & imported, sorted({"pydantic", "yaml"} & imported)
