@@ -67,6 +67,12 @@ def _cpu_busy() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_stolen() -> float:
+    """CPU-seconds the hypervisor gave to other guests while this VM wanted to run ("steal", /proc/stat)."""
+    fields = open("/proc/stat").readline().split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
 def speed_reference() -> float:
     """CPU-seconds a fixed pure-Python loop takes now (median of 3). A virtual machine's cores are not
     equally fast at every hour; this figure, taken before each `up`, tells which hour a run had."""
@@ -138,13 +144,13 @@ def main() -> None:
         plan = parse_plan(topology(n, args.stage), f"bench{n}.yml")
         settled = settle()
         reference = speed_reference()
-        cpu = _cpu_busy()
+        cpu, stolen = _cpu_busy(), _cpu_stolen()
         t = time.monotonic()
         lab_ops.up(engine, plan)
         run: dict = {"up_s": round(time.monotonic() - t, 1), "up_cpu_s": round(_cpu_busy() - cpu, 1),
-                     "speed_reference_s": reference, "settled_s": settled}
-        console.print(f"{n} PCs: up {run['up_s']} s ({run['up_cpu_s']} CPU-seconds on the whole machine; "
-                      f"reference loop {reference} s)")
+                     "up_steal_s": round(_cpu_stolen() - stolen, 1), "speed_reference_s": reference, "settled_s": settled}
+        console.print(f"{n} PCs: up {run['up_s']} s ({run['up_cpu_s']} CPU-seconds on the whole machine, "
+                      f"{run['up_steal_s']} s stolen by the hypervisor; reference loop {reference} s)")
         time.sleep(10)  # let the class go idle before reading memory
         pcs = [h for h in lab_hosts(engine, name) if h.role == "pc"]
         mem = [engine.memory_usage(h.container) or 0 for h in pcs]
