@@ -133,7 +133,7 @@ def main() -> None:
         results["image_build_s"] = round(time.monotonic() - t, 1)
     ensure_images(engine, profile, ("initial", "configured"))
     results["image_sizes_mib"] = {
-        tag: round(engine.image_size(tag) / 2**20) for tag in (profile.image("pc", "initial"), profile.image("pc", "configured"), profile.image("dns"))
+        tag: round(engine.image(tag).size / 2**20) for tag in (profile.image("pc", "initial"), profile.image("pc", "configured"), profile.image("dns"))
     }
 
     sizes = [int(s) for s in args.sizes.split(",") if s]

@@ -26,6 +26,8 @@ class ImageResult:
     tag: str
     built: bool  # False: the image was already there with the same build hash
     size: int
+    build_hash: str  # of its sources and base (the image's labsim build-hash label)
+    image_id: str
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def choose_distro(engine: LabEngine, requested: str) -> DistroChoice:
     if requested in PROFILES:
         return DistroChoice(get_profile(requested), f"distro {requested} asked for")
     centos = get_profile("centos")
-    if engine.image_labels(centos.base_image) is not None:
+    if engine.image(centos.base_image) is not None:
         return DistroChoice(centos, f"CentOS base image {centos.base_image} is present")
     if os.environ.get("LABSIM_NO_PULL") != "1" and engine.pull(centos.base_image):
         return DistroChoice(centos, f"pulled the CentOS base image {centos.base_image}")
@@ -61,7 +63,7 @@ def context_hash(context: Path, extra: str = "") -> str:
 
 def ensure_base(engine: LabEngine, profile: DistroProfile, progress: ProgressFn = no_progress) -> None:
     """Make sure the profile's base image exists: pull it, or for Debian make it with debootstrap."""
-    if engine.image_labels(profile.base_image) is not None:
+    if engine.image(profile.base_image) is not None:
         return
     if profile.base_pullable:
         if os.environ.get("LABSIM_NO_PULL") == "1":
@@ -111,17 +113,21 @@ def _build(
     context = images_dir() / profile.context(role)
     if not context.is_dir():
         raise EngineError(f"image sources for {profile.name}/{role} are missing at {context}; reinstall labsim")
-    base_id = (engine.image_labels(profile.base_image) or {}).get("__id__", "")
+    base = engine.image(profile.base_image)
+    base_id = (base.labels if base else {}).get("__id__", "")
     wanted = context_hash(context, f"{profile.base_image}{base_id}{target}")
-    current = engine.image_labels(tag)
-    if not force and current is not None and current.get(labels.BUILD_HASH) == wanted:
-        return ImageResult(tag, False, engine.image_size(tag))
+    current = engine.image(tag)
+    if not force and current is not None and current.labels.get(labels.BUILD_HASH) == wanted:
+        return ImageResult(tag, False, current.size, wanted, current.id)
     progress(Progress("build", tag, "building"))
     engine.build_image(
         str(context), tag, target, {"BASE": profile.base_image}, {labels.BUILD_HASH: wanted},
         on_line=lambda line: progress(Progress("build", tag, line)), no_cache=force,
     )
-    return ImageResult(tag, True, engine.image_size(tag))
+    built = engine.image(tag)
+    if built is None:
+        raise EngineError(f"the engine built {tag} but does not list it; run `labsim build` again")
+    return ImageResult(tag, True, built.size, wanted, built.id)
 
 
 def ensure_images(

@@ -119,7 +119,7 @@ def up(
     for change in ensure_host_limits(len(others) + len(plan.pcs)):
         progress(Progress("host", "kernel", change))
     images = ensure_images(engine, profile, (stage,), progress=progress)
-    image_hash = {r.tag: (engine.image_labels(r.tag) or {}).get(labels.BUILD_HASH, "") for r in images}
+    image_hash = {r.tag: r.build_hash for r in images}
     result = UpResult(plan.name, profile.name, choice.reason, stage, images_built=[r.tag for r in images if r.built])
 
     passwords = resolve_passwords(plan)
@@ -168,8 +168,8 @@ def up(
         total = len(to_create)
         done = [0]
         # One image per stage: its stock files are read once, then kept in labsim's cache under the image's ID.
-        pc_image_id = engine.image_id(profile.image("pc", stage)) if stage == "configured" and to_create else None
-        stock = StockFiles(engine, stock_cache(pc_image_id) if pc_image_id else None)
+        pc_image_id = next(r.image_id for r in images if r.tag == profile.image("pc", stage))
+        stock = StockFiles(engine, stock_cache(pc_image_id) if stage == "configured" else None)
 
         kept_volumes = set(engine.volumes(labels.lab_filter(plan.name)))  # the students' homes and queues
 

@@ -1,6 +1,6 @@
 """Container engines behind labsim. The lab logic talks only to :class:`LabEngine`."""
 
-from .base import ContainerInfo, ContainerSpec, ExecResult, LabEngine, NetworkInfo
+from .base import ContainerInfo, ContainerSpec, ExecResult, ImageInfo, LabEngine, NetworkInfo
 
 
 def default_engine() -> LabEngine:
@@ -10,4 +10,4 @@ def default_engine() -> LabEngine:
     return DockerEngine()
 
 
-__all__ = ["ContainerInfo", "ContainerSpec", "ExecResult", "LabEngine", "NetworkInfo", "default_engine"]
+__all__ = ["ContainerInfo", "ContainerSpec", "ExecResult", "ImageInfo", "LabEngine", "NetworkInfo", "default_engine"]

@@ -20,6 +20,15 @@ class ExecResult:
         return self.exit_code == 0
 
 
+@dataclass(frozen=True)
+class ImageInfo:
+    """A local image, from one inspection: its content-addressed ID (``sha256:...``), labels and size."""
+
+    id: str
+    labels: dict[str, str]
+    size: int
+
+
 @dataclass
 class ContainerSpec:
     """Everything needed to create one lab container."""
@@ -78,15 +87,8 @@ class LabEngine(ABC):
 
     # --- images
     @abstractmethod
-    def image_labels(self, ref: str) -> dict[str, str] | None:
-        """Labels of a local image, or None when it is not present."""
-
-    @abstractmethod
-    def image_id(self, ref: str) -> str | None:
-        """The content-addressed ID of a local image (``sha256:...``), or None when it is not present."""
-
-    @abstractmethod
-    def image_size(self, ref: str) -> int: ...
+    def image(self, ref: str) -> ImageInfo | None:
+        """A local image, or None when it is not present."""
 
     @abstractmethod
     def pull(self, ref: str) -> bool:

@@ -14,7 +14,7 @@ import docker.errors
 from docker.types import IPAMConfig, IPAMPool
 
 from ..errors import EngineError
-from .base import ContainerInfo, ContainerSpec, ExecResult, LabEngine, NetworkInfo
+from .base import ContainerInfo, ContainerSpec, ExecResult, ImageInfo, LabEngine, NetworkInfo
 
 
 class DockerEngine(LabEngine):
@@ -44,21 +44,12 @@ class DockerEngine(LabEngine):
         return int(self.client.info().get("CgroupVersion", "1") or 1)
 
     # ------------------------------------------------------------------ images
-    def image_labels(self, ref: str) -> dict[str, str] | None:
+    def image(self, ref: str) -> ImageInfo | None:
         try:
-            image = self.client.images.get(ref)
+            attrs = self.api.inspect_image(ref)
         except docker.errors.ImageNotFound:
             return None
-        return dict(image.labels or {})
-
-    def image_id(self, ref: str) -> str | None:
-        try:
-            return str(self.client.images.get(ref).id)
-        except docker.errors.ImageNotFound:
-            return None
-
-    def image_size(self, ref: str) -> int:
-        return int(self.client.images.get(ref).attrs.get("Size", 0))
+        return ImageInfo(str(attrs["Id"]), dict((attrs.get("Config") or {}).get("Labels") or {}), int(attrs.get("Size", 0)))
 
     def pull(self, ref: str) -> bool:
         try:
