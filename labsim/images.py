@@ -113,9 +113,8 @@ def _build(
     context = images_dir() / profile.context(role)
     if not context.is_dir():
         raise EngineError(f"image sources for {profile.name}/{role} are missing at {context}; reinstall labsim")
-    base = engine.image(profile.base_image)
-    base_id = (base.labels if base else {}).get("__id__", "")
-    wanted = context_hash(context, f"{profile.base_image}{base_id}{target}")
+    base = engine.image(profile.base_image)  # a new base (debootstrapped or pulled again) means a rebuild
+    wanted = context_hash(context, f"{profile.base_image}{base.id if base else ''}{target}")
     current = engine.image(tag)
     if not force and current is not None and current.labels.get(labels.BUILD_HASH) == wanted:
         return ImageResult(tag, False, current.size, wanted, current.id)
