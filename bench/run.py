@@ -61,16 +61,12 @@ def machine() -> dict:
     return {"cpus": cpus, "cpu": model, "memory": mem, "kernel": platform.release()}
 
 
-def _cpu_busy() -> float:
-    """CPU-seconds the whole machine has spent busy (user + system + irq), from /proc/stat."""
-    fields = [int(v) for v in open("/proc/stat").readline().split()[1:8]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_stolen() -> float:
-    """CPU-seconds the hypervisor gave to other guests while this VM wanted to run ("steal", /proc/stat)."""
-    fields = open("/proc/stat").readline().split()
-    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+def _cpu_times() -> tuple[float, float]:
+    """CPU-seconds of the whole machine, from /proc/stat: busy (user + system + irq), and stolen (what the
+    hypervisor gave to other guests while this VM wanted to run)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = ([int(v) for v in open("/proc/stat").readline().split()[1:9]] + [0])[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def speed_reference() -> float:
@@ -89,9 +85,9 @@ def settle(limit_s: float = 90.0) -> float:
     lab's network namespaces in the background, and that work must not be counted in the next run."""
     start = time.monotonic()
     while time.monotonic() - start < limit_s:
-        before = _cpu_busy()
+        before = _cpu_times()[0]
         time.sleep(1)
-        if _cpu_busy() - before < 0.1 * (os.cpu_count() or 1):
+        if _cpu_times()[0] - before < 0.1 * (os.cpu_count() or 1):
             break
     return round(time.monotonic() - start, 1)
 
@@ -144,11 +140,12 @@ def main() -> None:
         plan = parse_plan(topology(n, args.stage), f"bench{n}.yml")
         settled = settle()
         reference = speed_reference()
-        cpu, stolen = _cpu_busy(), _cpu_stolen()
+        cpu, stolen = _cpu_times()
         t = time.monotonic()
         lab_ops.up(engine, plan)
-        run: dict = {"up_s": round(time.monotonic() - t, 1), "up_cpu_s": round(_cpu_busy() - cpu, 1),
-                     "up_steal_s": round(_cpu_stolen() - stolen, 1), "speed_reference_s": reference, "settled_s": settled}
+        cpu_after, stolen_after = _cpu_times()
+        run: dict = {"up_s": round(time.monotonic() - t, 1), "up_cpu_s": round(cpu_after - cpu, 1),
+                     "up_steal_s": round(stolen_after - stolen, 1), "speed_reference_s": reference, "settled_s": settled}
         console.print(f"{n} PCs: up {run['up_s']} s ({run['up_cpu_s']} CPU-seconds on the whole machine, "
                       f"{run['up_steal_s']} s stolen by the hypervisor; reference loop {reference} s)")
         time.sleep(10)  # let the class go idle before reading memory
